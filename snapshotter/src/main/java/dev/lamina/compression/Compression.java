@@ -1,0 +1,96 @@
+package dev.lamina.compression;
+
+import com.github.luben.zstd.ZstdInputStreamNoFinalizer;
+import com.github.luben.zstd.ZstdOutputStreamNoFinalizer;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
+
+/** The compressions an OCI layer may use, recognised by their magic bytes. */
+public enum Compression {
+  NONE("application/vnd.oci.image.layer.v1.tar"),
+  GZIP("application/vnd.oci.image.layer.v1.tar+gzip"),
+  ZSTD("application/vnd.oci.image.layer.v1.tar+zstd");
+
+  private static final int BUFFER = 128 * 1024;
+
+  private final String ociMediaType;
+
+  Compression(String ociMediaType) {
+    this.ociMediaType = ociMediaType;
+  }
+
+  public String ociMediaType() {
+    return ociMediaType;
+  }
+
+  /** Detects the compression from the first bytes of a stream that supports mark/reset. */
+  public static Compression detect(InputStream in) throws IOException {
+    if (!in.markSupported()) {
+      throw new IllegalArgumentException("detect needs a stream with mark/reset");
+    }
+    in.mark(4);
+    byte[] magic = in.readNBytes(4);
+    in.reset();
+    return detect(magic);
+  }
+
+  public static Compression detect(byte[] magic) {
+    if (magic.length >= 2 && (magic[0] & 0xff) == 0x1f && (magic[1] & 0xff) == 0x8b) {
+      return GZIP;
+    }
+    if (magic.length >= 4
+        && (magic[0] & 0xff) == 0x28
+        && (magic[1] & 0xff) == 0xb5
+        && (magic[2] & 0xff) == 0x2f
+        && (magic[3] & 0xff) == 0xfd) {
+      return ZSTD;
+    }
+    return NONE;
+  }
+
+  /** Parses the names users type: gzip, zstd, none (also "uncompressed"). */
+  public static Compression parse(String name) {
+    return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+      case "gzip", "gz" -> GZIP;
+      case "zstd", "zst" -> ZSTD;
+      case "none", "uncompressed", "tar" -> NONE;
+      default -> throw new IllegalArgumentException(
+          "unknown compression \"" + name + "\": want gzip, zstd or none");
+    };
+  }
+
+  /**
+   * Wraps {@code in} with a decompressor after sniffing its magic bytes. Truncated or corrupt input
+   * makes a later read fail with an IOException.
+   */
+  public static InputStream decompress(InputStream in) throws IOException {
+    BufferedInputStream buffered = new BufferedInputStream(in, BUFFER);
+    return detect(buffered).decompressor(buffered);
+  }
+
+  public InputStream decompressor(InputStream in) throws IOException {
+    return switch (this) {
+      case NONE -> in;
+      case GZIP -> new GZIPInputStream(in, BUFFER);
+      case ZSTD -> new ZstdInputStreamNoFinalizer(in);
+    };
+  }
+
+  /** A compressor that writes to {@code out}; closing it finishes the stream and closes {@code out}. */
+  public OutputStream compressor(OutputStream out) throws IOException {
+    return switch (this) {
+      case NONE -> out;
+      case GZIP -> new GZIPOutputStream(out, BUFFER);
+      case ZSTD -> new ZstdOutputStreamNoFinalizer(out, 3);
+    };
+  }
+
+  @Override
+  public String toString() {
+    return name().toLowerCase(java.util.Locale.ROOT);
+  }
+}

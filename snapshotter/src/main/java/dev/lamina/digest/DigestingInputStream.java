@@ -1,0 +1,75 @@
+package dev.lamina.digest;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.security.MessageDigest;
+
+/** Hashes and counts every byte read through it. */
+public final class DigestingInputStream extends FilterInputStream {
+  private final MessageDigest digest;
+  private long count;
+
+  /** Hashes with SHA-256, the algorithm of diff IDs and of the blobs lamina writes. */
+  public DigestingInputStream(InputStream in) {
+    super(in);
+    this.digest = Digest.newSha256();
+  }
+
+  @Override
+  public int read() throws IOException {
+    int b = in.read();
+    if (b >= 0) {
+      digest.update((byte) b);
+      count++;
+    }
+    return b;
+  }
+
+  @Override
+  public int read(byte[] b, int off, int len) throws IOException {
+    int n = in.read(b, off, len);
+    if (n > 0) {
+      digest.update(b, off, n);
+      count += n;
+    }
+    return n;
+  }
+
+  @Override
+  public long skip(long n) throws IOException {
+    // Skipped bytes must still be hashed.
+    byte[] buf = new byte[(int) Math.min(n, 64 * 1024)];
+    long skipped = 0;
+    while (skipped < n) {
+      int r = read(buf, 0, (int) Math.min(buf.length, n - skipped));
+      if (r < 0) {
+        break;
+      }
+      skipped += r;
+    }
+    return skipped;
+  }
+
+  @Override
+  public boolean markSupported() {
+    return false;
+  }
+
+  /** Reads to the end so trailing bytes after the tar end-of-archive count too. */
+  public void drain() throws IOException {
+    byte[] buf = new byte[64 * 1024];
+    while (read(buf, 0, buf.length) >= 0) {
+      // keep hashing
+    }
+  }
+
+  public long count() {
+    return count;
+  }
+
+  /** The digest of what was read so far; call once, at the end. */
+  public Digest digest() {
+    return Digest.sha256(digest.digest());
+  }
+}

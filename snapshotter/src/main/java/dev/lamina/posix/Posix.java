@@ -1,0 +1,292 @@
+package dev.lamina.posix;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Runtime;
+import jnr.posix.NanosecondFileStat;
+import jnr.posix.POSIX;
+import jnr.posix.POSIXFactory;
+
+/**
+ * The one place lamina makes native calls. Every method works on the path itself and never
+ * follows a final symlink (the {@code l*} variants), because a layer may plant symlinks where a
+ * later entry writes.
+ */
+public final class Posix {
+  private static final int AT_FDCWD = -100;
+  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+  private static final int O_RDONLY = 0;
+  private static final int O_DIRECTORY = 0200000;
+  private static final int O_CLOEXEC = 02000000;
+  private static final int XATTR_LIST_INITIAL = 1024;
+
+  private static final Posix INSTANCE = new Posix();
+
+  private final POSIX posix;
+  private final LibC libc;
+  private final Runtime runtime;
+
+  private Posix() {
+    this.posix = POSIXFactory.getNativePOSIX();
+    this.libc = LibraryLoader.create(LibC.class).load("c");
+    this.runtime = Runtime.getRuntime(libc);
+  }
+
+  public static Posix get() {
+    return INSTANCE;
+  }
+
+  public int geteuid() {
+    return posix.geteuid();
+  }
+
+  public boolean isRoot() {
+    return geteuid() == 0;
+  }
+
+  public FileStat lstat(Path path) throws PosixException {
+    String p = path.toString();
+    jnr.posix.FileStat st = posix.allocateStat();
+    if (posix.lstat(p, st) != 0) {
+      throw error("lstat", p);
+    }
+    long mtime = st.mtime() * 1_000_000_000L;
+    if (st instanceof NanosecondFileStat ns) {
+      mtime += ns.mTimeNanoSecs();
+    }
+    return new FileStat(
+        st.mode(),
+        st.uid(),
+        st.gid(),
+        st.st_size(),
+        st.blocks(),
+        st.ino(),
+        st.dev(),
+        st.nlink(),
+        st.rdev(),
+        mtime);
+  }
+
+  /** {@code lstat}, or empty when nothing is at the path. */
+  public Optional<FileStat> lstatIfExists(Path path) throws PosixException {
+    try {
+      return Optional.of(lstat(path));
+    } catch (PosixException e) {
+      if (e.isNotFound()) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+  }
+
+  public void lchown(Path path, int uid, int gid) throws PosixException {
+    String p = path.toString();
+    if (posix.lchown(p, uid, gid) != 0) {
+      throw error("lchown", p);
+    }
+  }
+
+  /** chmod of a path the caller knows is not a symlink (Linux cannot chmod a symlink). */
+  public void chmod(Path path, int mode) throws PosixException {
+    String p = path.toString();
+    if (posix.chmod(p, mode) != 0) {
+      throw error("chmod", p);
+    }
+  }
+
+  public void mkdir(Path path, int mode) throws PosixException {
+    String p = path.toString();
+    if (posix.mkdir(p, mode) != 0) {
+      throw error("mkdir", p);
+    }
+  }
+
+  public void symlink(String target, Path path) throws PosixException {
+    String p = path.toString();
+    if (posix.symlink(target, p) != 0) {
+      throw error("symlink", p);
+    }
+  }
+
+  /** A hard link at {@code path} to {@code existing}; a symlink at {@code existing} is linked itself. */
+  public void link(Path existing, Path path) throws PosixException {
+    String p = path.toString();
+    if (posix.link(existing.toString(), p) != 0) {
+      throw error("link", p);
+    }
+  }
+
+  public String readlink(Path path) throws PosixException {
+    String p = path.toString();
+    try {
+      String target = posix.readlink(p);
+      if (target == null) {
+        throw error("readlink", p);
+      }
+      return target;
+    } catch (PosixException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new PosixException("readlink", p, posix.errno(), e.getMessage());
+    }
+  }
+
+  /** Creates a device node or FIFO; {@code mode} carries the file type bits. */
+  public void mknod(Path path, int mode, int major, int minor) throws PosixException {
+    String p = path.toString();
+    if (libc.mknod(p, mode, Devices.makedev(major, minor)) != 0) {
+      throw error("mknod", p);
+    }
+  }
+
+  public void mkfifo(Path path, int permissions) throws PosixException {
+    mknod(path, FileStat.S_IFIFO | (permissions & FileStat.PERMISSION_MASK), 0, 0);
+  }
+
+  public void unlink(Path path) throws PosixException {
+    String p = path.toString();
+    if (posix.unlink(p) != 0) {
+      throw error("unlink", p);
+    }
+  }
+
+  public void rmdir(Path path) throws PosixException {
+    String p = path.toString();
+    if (posix.rmdir(p) != 0) {
+      throw error("rmdir", p);
+    }
+  }
+
+  public void rename(Path from, Path to) throws PosixException {
+    if (posix.rename(from.toString(), to.toString()) != 0) {
+      throw error("rename", from + " -> " + to);
+    }
+  }
+
+  /** Sets access and modification time, never following a final symlink. */
+  public void utimes(Path path, long atimeNanos, long mtimeNanos) throws PosixException {
+    String p = path.toString();
+    long[] atime = {Math.floorDiv(atimeNanos, 1_000_000_000L), Math.floorMod(atimeNanos, 1_000_000_000L)};
+    long[] mtime = {Math.floorDiv(mtimeNanos, 1_000_000_000L), Math.floorMod(mtimeNanos, 1_000_000_000L)};
+    if (posix.utimensat(AT_FDCWD, p, atime, mtime, AT_SYMLINK_NOFOLLOW) != 0) {
+      throw error("utimensat", p);
+    }
+  }
+
+  public void setxattr(Path path, String name, byte[] value) throws PosixException {
+    String p = path.toString();
+    if (libc.lsetxattr(p, name, value, value.length, 0) != 0) {
+      throw error("lsetxattr " + name, p);
+    }
+  }
+
+  /** The value of one extended attribute, or empty when the path does not carry it. */
+  public Optional<byte[]> getxattr(Path path, String name) throws PosixException {
+    String p = path.toString();
+    byte[] buf = new byte[256];
+    while (true) {
+      long n = libc.lgetxattr(p, name, buf, buf.length);
+      if (n >= 0) {
+        return Optional.of(java.util.Arrays.copyOf(buf, (int) n));
+      }
+      int errno = errno();
+      if (errno == Errno.ENODATA) {
+        return Optional.empty();
+      }
+      if (errno != Errno.ERANGE) {
+        throw error("lgetxattr " + name, p, errno);
+      }
+      long size = libc.lgetxattr(p, name, null, 0);
+      if (size < 0) {
+        throw error("lgetxattr " + name, p);
+      }
+      buf = new byte[(int) Math.max(size, buf.length * 2L)];
+    }
+  }
+
+  /** Names of the extended attributes on a path, in the order the filesystem lists them. */
+  public List<String> listxattr(Path path) throws PosixException {
+    String p = path.toString();
+    byte[] buf = new byte[XATTR_LIST_INITIAL];
+    long n;
+    while (true) {
+      n = libc.llistxattr(p, buf, buf.length);
+      if (n >= 0) {
+        break;
+      }
+      int errno = errno();
+      if (errno == Errno.EOPNOTSUPP) {
+        return List.of();
+      }
+      if (errno != Errno.ERANGE) {
+        throw error("llistxattr", p, errno);
+      }
+      buf = new byte[buf.length * 4];
+    }
+    List<String> names = new ArrayList<>();
+    int start = 0;
+    for (int i = 0; i < n; i++) {
+      if (buf[i] == 0) {
+        if (i > start) {
+          names.add(new String(buf, start, i - start, StandardCharsets.UTF_8));
+        }
+        start = i + 1;
+      }
+    }
+    return names;
+  }
+
+  public void removexattr(Path path, String name) throws PosixException {
+    String p = path.toString();
+    if (libc.lremovexattr(p, name) != 0) {
+      throw error("lremovexattr " + name, p);
+    }
+  }
+
+  /** Flushes the whole filesystem that holds {@code path}: one call instead of an fsync per file. */
+  public void syncfs(Path path) throws PosixException {
+    String p = path.toString();
+    int fd = libc.open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      throw error("open", p);
+    }
+    try {
+      if (libc.syncfs(fd) != 0) {
+        throw error("syncfs", p);
+      }
+    } finally {
+      libc.close(fd);
+    }
+  }
+
+  public void mount(String source, Path target, String fstype, long flags, String data) throws PosixException {
+    String p = target.toString();
+    if (libc.mount(source, p, fstype, flags, data) != 0) {
+      throw error("mount " + fstype + " " + source, p);
+    }
+  }
+
+  public void unmount(Path target, int flags) throws PosixException {
+    String p = target.toString();
+    if (libc.umount2(p, flags) != 0) {
+      throw error("umount2", p);
+    }
+  }
+
+  private int errno() {
+    return runtime.getLastError();
+  }
+
+  private PosixException error(String call, String path) {
+    return error(call, path, errno());
+  }
+
+  private PosixException error(String call, String path, int errno) {
+    return new PosixException(call, path, errno, libc.strerror(errno));
+  }
+}
