@@ -23,6 +23,10 @@ public final class Posix {
   private static final int O_RDONLY = 0;
   private static final int O_DIRECTORY = 0200000;
   private static final int O_CLOEXEC = 02000000;
+  private static final int O_WRONLY = 01;
+  private static final int O_CREAT = 0100;
+  private static final int O_EXCL = 0200;
+  private static final int O_NOFOLLOW = 0400000;
   private static final int XATTR_LIST_INITIAL = 1024;
 
   private static final Posix INSTANCE = new Posix();
@@ -133,6 +137,61 @@ public final class Posix {
       throw e;
     } catch (IOException e) {
       throw new PosixException("readlink", p, posix.errno(), e.getMessage());
+    }
+  }
+
+  /**
+   * Creates a new regular file for writing and returns its descriptor. Fails with EEXIST when
+   * anything, a symlink included, is already at the path: nothing is ever written through a link.
+   */
+  public int createExclusive(Path path, int mode) throws PosixException {
+    String p = path.toString();
+    int fd = posix.open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+      throw error("open", p);
+    }
+    return fd;
+  }
+
+  /** Writes the first {@code len} bytes of {@code buf}, retrying short writes. */
+  public void write(int fd, byte[] buf, int len, Path pathForErrors) throws PosixException {
+    int done = 0;
+    byte[] chunk = buf;
+    while (done < len) {
+      if (done > 0) {
+        chunk = java.util.Arrays.copyOfRange(buf, done, len);
+      }
+      long n = posix.write(fd, chunk, (long) (len - done));
+      if (n < 0) {
+        throw error("write", pathForErrors.toString());
+      }
+      done += (int) n;
+    }
+  }
+
+  public void fchown(int fd, int uid, int gid, Path pathForErrors) throws PosixException {
+    if (posix.fchown(fd, uid, gid) != 0) {
+      throw error("fchown", pathForErrors.toString());
+    }
+  }
+
+  public void fchmod(int fd, int mode, Path pathForErrors) throws PosixException {
+    if (posix.fchmod(fd, mode) != 0) {
+      throw error("fchmod", pathForErrors.toString());
+    }
+  }
+
+  public void futimes(int fd, long atimeNanos, long mtimeNanos, Path pathForErrors) throws PosixException {
+    long[] atime = {Math.floorDiv(atimeNanos, 1_000_000_000L), Math.floorMod(atimeNanos, 1_000_000_000L)};
+    long[] mtime = {Math.floorDiv(mtimeNanos, 1_000_000_000L), Math.floorMod(mtimeNanos, 1_000_000_000L)};
+    if (posix.futimens(fd, atime, mtime) != 0) {
+      throw error("futimens", pathForErrors.toString());
+    }
+  }
+
+  public void close(int fd, Path pathForErrors) throws PosixException {
+    if (posix.close(fd) != 0) {
+      throw error("close", pathForErrors.toString());
     }
   }
 

@@ -1,0 +1,10 @@
+package dev.lamina.cli;
+
+import picocli.CommandLine.Command;
+
+@Command(
+    name = "layer",
+    mixinStandardHelpOptions = true,
+    description = "Apply and compute OCI layers on plain directories.",
+    subcommands = {LayerApplyCommand.class})
+final class LayerCommand {}

@@ -1,0 +1,393 @@
+package dev.lamina.archive;
+
+import dev.lamina.errdefs.ErrorKind;
+import dev.lamina.errdefs.LaminaException;
+import dev.lamina.posix.Errno;
+import dev.lamina.posix.FileStat;
+import dev.lamina.posix.Posix;
+import dev.lamina.posix.PosixException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Applies an uncompressed OCI layer tar onto a directory by the image-spec changeset rules.
+ *
+ * <p>Nothing outside the root is ever created, changed or removed: names are cleaned and may not
+ * climb out, parent directories that are symlinks are followed only inside the root (as if the
+ * root were {@code /}), the final component of an entry is never followed, and hard links must
+ * name a file inside the root.
+ *
+ * <p>One instance applies one layer; it is not thread-safe.
+ */
+public final class TarApplier {
+  private static final byte[] OPAQUE_VALUE = {'y'};
+  private static final int BUFFER = 256 * 1024;
+  private static final long NOW = -1;
+
+  private final ApplyOptions options;
+  private final Posix posix = Posix.get();
+  private final byte[] buffer = new byte[BUFFER];
+
+  private Path root;
+  private RootedResolver resolver;
+  /** Real paths (relative to the root) written by this layer, and their ancestors. */
+  private final Set<String> written = new HashSet<>();
+  private final List<String> opaqueDirectories = new ArrayList<>();
+  private final Set<String> explicitDirectories = new HashSet<>();
+  private final List<DirectoryTimes> directoryTimes = new ArrayList<>();
+  private long entries;
+  private long contentBytes;
+
+  public TarApplier(ApplyOptions options) {
+    this.options = options;
+  }
+
+  /** Applies every entry of {@code tar} onto {@code root}, which must be an existing directory. */
+  public ApplyStats apply(InputStream tar, Path root) throws IOException {
+    this.root = root.toAbsolutePath().normalize();
+    FileStat rootStat = posix.lstatIfExists(this.root)
+        .orElseThrow(() -> LaminaException.notFound("apply target " + root + " does not exist"));
+    if (!rootStat.isDirectory()) {
+      throw LaminaException.invalidArgument("apply target " + root + " is not a directory");
+    }
+    this.resolver = new RootedResolver(this.root, posix);
+    TarReader reader = new TarReader(tar);
+    TarEntry entry;
+    while ((entry = reader.next()) != null) {
+      try {
+        applyEntry(entry, reader.content());
+      } catch (LaminaException e) {
+        throw e;
+      } catch (PosixException e) {
+        throw new LaminaException(kindOf(e), "tar entry \"" + EntryNames.printable(entry.name()) + "\": "
+            + e.getMessage(), e);
+      }
+      entries++;
+    }
+    if (options.whiteouts() == WhiteoutMode.NAIVE) {
+      for (String dir : opaqueDirectories) {
+        clearOpaque(dir);
+      }
+    }
+    // Parents last: writing a child changes its directory's mtime.
+    for (int i = directoryTimes.size() - 1; i >= 0; i--) {
+      DirectoryTimes d = directoryTimes.get(i);
+      posix.utimes(d.path(), d.mtimeNanos(), d.mtimeNanos());
+    }
+    List<String> implicit = new ArrayList<>();
+    for (String dir : resolver.createdDirectories()) {
+      if (!explicitDirectories.contains(dir)) {
+        implicit.add(dir);
+      }
+    }
+    return new ApplyStats(entries, contentBytes, implicit);
+  }
+
+  private void applyEntry(TarEntry entry, InputStream content) throws IOException {
+    String what = "tar entry";
+    List<String> parts = EntryNames.components(entry.name(), what);
+    if (parts.isEmpty()) {
+      // The root itself ("./"): only its attributes can change.
+      if (entry.type() != TarEntry.Type.DIRECTORY) {
+        throw reject(entry, "the root of the layer must be a directory");
+      }
+      setAttributes(root, entry, true);
+      return;
+    }
+    String base = parts.get(parts.size() - 1);
+    List<String> parentParts = parts.subList(0, parts.size() - 1);
+    if (base.startsWith(Whiteouts.PREFIX)) {
+      applyWhiteout(entry, parentParts, base);
+      return;
+    }
+    RootedResolver.Resolved parent = resolver.resolveDirectory(parentParts, true, entry.name());
+    Path target = parent.path().resolve(base);
+    String rel = parent.child(base);
+    checkXattrs(entry);
+
+    switch (entry.type()) {
+      case DIRECTORY -> {
+        mkdirMerging(target, rel);
+        setAttributes(target, entry, true);
+        explicitDirectories.add(rel);
+      }
+      case REGULAR -> writeFile(entry, content, target, rel);
+      case SYMLINK -> {
+        create(target, rel, () -> posix.symlink(entry.linkName(), target));
+        setAttributes(target, entry, false);
+      }
+      case HARDLINK -> {
+        Path existing = hardLinkTarget(entry);
+        if (existing.equals(target)) {
+          break; // a link to itself: nothing to do
+        }
+        create(target, rel, () -> posix.link(existing, target));
+      }
+      case CHAR_DEVICE, BLOCK_DEVICE -> {
+        if (!options.allowDevices()) {
+          throw reject(entry, "device nodes are not allowed in this layer");
+        }
+        int type = entry.type() == TarEntry.Type.CHAR_DEVICE ? FileStat.S_IFCHR : FileStat.S_IFBLK;
+        create(target, rel,
+            () -> posix.mknod(target, type | (entry.mode() & 0777), entry.devMajor(), entry.devMinor()));
+        setAttributes(target, entry, false);
+      }
+      case FIFO -> {
+        create(target, rel, () -> posix.mkfifo(target, entry.mode() & 0777));
+        setAttributes(target, entry, false);
+      }
+      default -> throw reject(entry, "unsupported entry type " + entry.type());
+    }
+    markWritten(rel);
+  }
+
+  private void applyWhiteout(TarEntry entry, List<String> parentParts, String base) throws IOException {
+    if (base.equals(Whiteouts.OPAQUE)) {
+      RootedResolver.Resolved dir = resolver.resolveDirectory(parentParts, true, entry.name());
+      if (options.whiteouts() == WhiteoutMode.OVERLAY) {
+        posix.setxattr(dir.path(), Whiteouts.OVERLAY_OPAQUE_XATTR, OPAQUE_VALUE);
+      } else {
+        opaqueDirectories.add(dir.rel());
+      }
+      markWritten(dir.rel());
+      return;
+    }
+    if (base.startsWith(Whiteouts.META_PREFIX)) {
+      return; // other aufs metadata (.wh..wh.plnk and friends) has no meaning in OCI layers
+    }
+    String name = base.substring(Whiteouts.PREFIX.length());
+    if (name.isEmpty() || name.equals(".") || name.equals("..")) {
+      throw reject(entry, "whiteout names no file");
+    }
+    if (options.whiteouts() == WhiteoutMode.NAIVE) {
+      Optional<RootedResolver.Resolved> parent = resolver.resolveExistingDirectory(parentParts, entry.name());
+      if (parent.isEmpty()) {
+        return; // nothing below to hide
+      }
+      Path target = parent.get().path().resolve(name);
+      Optional<FileStat> st = posix.lstatIfExists(target);
+      if (st.isPresent()) {
+        removeAll(target, st.get());
+      }
+      return;
+    }
+    RootedResolver.Resolved parent = resolver.resolveDirectory(parentParts, true, entry.name());
+    Path target = parent.path().resolve(name);
+    String rel = parent.child(name);
+    create(target, rel, () -> posix.mknod(target, FileStat.S_IFCHR, 0, 0));
+    if (options.sameOwner()) {
+      posix.lchown(target, entry.uid(), entry.gid());
+    }
+    markWritten(rel);
+  }
+
+  private void writeFile(TarEntry entry, InputStream content, Path target, String rel) throws IOException {
+    int fd;
+    try {
+      fd = posix.createExclusive(target, 0600);
+    } catch (PosixException e) {
+      if (e.errno() != Errno.EEXIST) {
+        throw e;
+      }
+      replaceExisting(target, rel);
+      fd = posix.createExclusive(target, 0600);
+    }
+    boolean ok = false;
+    try {
+      long left = entry.size();
+      while (left > 0) {
+        int r = content.read(buffer, 0, (int) Math.min(buffer.length, left));
+        if (r < 0) {
+          throw LaminaException.invalidArgument("truncated content of " + entry.name());
+        }
+        posix.write(fd, buffer, r, target);
+        left -= r;
+        contentBytes += r;
+      }
+      if (options.sameOwner()) {
+        posix.fchown(fd, entry.uid(), entry.gid(), target);
+      }
+      // After chown: chown clears setuid and setgid.
+      posix.fchmod(fd, entry.mode(), target);
+      ok = true;
+    } finally {
+      if (ok) {
+        posix.close(fd, target);
+      } else {
+        try {
+          posix.close(fd, target);
+        } catch (PosixException suppressed) {
+          // the first error is the one to report
+        }
+      }
+    }
+    for (Map.Entry<String, byte[]> x : entry.xattrs().entrySet()) {
+      posix.setxattr(target, x.getKey(), x.getValue());
+    }
+    posix.utimes(target, entry.mtimeNanos(), entry.mtimeNanos());
+  }
+
+  /** Creates a directory, or merges with the directory already there; true when it is new. */
+  private boolean mkdirMerging(Path target, String rel) throws IOException {
+    try {
+      posix.mkdir(target, 0755);
+      return true;
+    } catch (PosixException e) {
+      if (e.errno() != Errno.EEXIST) {
+        throw e;
+      }
+    }
+    FileStat st = posix.lstat(target);
+    if (st.isDirectory()) {
+      return false;
+    }
+    replaceExisting(target, rel);
+    posix.mkdir(target, 0755);
+    return true;
+  }
+
+  private interface Creation {
+    void run() throws PosixException;
+  }
+
+  /** Runs a creating call; when something is in the way it is removed (never followed) first. */
+  private void create(Path target, String rel, Creation creation) throws IOException {
+    try {
+      creation.run();
+    } catch (PosixException e) {
+      if (e.errno() != Errno.EEXIST) {
+        throw e;
+      }
+      replaceExisting(target, rel);
+      creation.run();
+    }
+  }
+
+  private void replaceExisting(Path target, String rel) throws IOException {
+    FileStat st = posix.lstat(target);
+    removeAll(target, st);
+  }
+
+  private Path hardLinkTarget(TarEntry entry) throws IOException {
+    List<String> parts = EntryNames.components(entry.linkName(), "hard link target of " + entry.name());
+    if (parts.isEmpty()) {
+      throw reject(entry, "hard link to the root directory");
+    }
+    RootedResolver.Resolved parent = resolver
+        .resolveExistingDirectory(parts.subList(0, parts.size() - 1), entry.name())
+        .orElseThrow(() -> reject(entry, "hard link target \"" + entry.linkName() + "\" does not exist"));
+    Path existing = parent.path().resolve(parts.get(parts.size() - 1));
+    Optional<FileStat> st = posix.lstatIfExists(existing);
+    if (st.isEmpty()) {
+      throw reject(entry, "hard link target \"" + entry.linkName() + "\" does not exist");
+    }
+    if (st.get().isDirectory()) {
+      throw reject(entry, "hard link target \"" + entry.linkName() + "\" is a directory");
+    }
+    return existing;
+  }
+
+  private void setAttributes(Path target, TarEntry entry, boolean directory) throws IOException {
+    if (options.sameOwner()) {
+      posix.lchown(target, entry.uid(), entry.gid());
+    }
+    boolean symlink = entry.type() == TarEntry.Type.SYMLINK;
+    if (!symlink) {
+      posix.chmod(target, entry.mode());
+    }
+    for (Map.Entry<String, byte[]> x : entry.xattrs().entrySet()) {
+      posix.setxattr(target, x.getKey(), x.getValue());
+    }
+    if (directory) {
+      directoryTimes.add(new DirectoryTimes(target, entry.mtimeNanos()));
+    } else {
+      posix.utimes(target, entry.mtimeNanos(), entry.mtimeNanos());
+    }
+  }
+
+  private void checkXattrs(TarEntry entry) throws LaminaException {
+    for (String name : entry.xattrs().keySet()) {
+      if (name.startsWith(Whiteouts.OVERLAY_XATTR_PREFIX)) {
+        // Would let a layer forge overlayfs metadata (opaque dirs, redirects) in an upper dir.
+        throw reject(entry, "xattr " + name + " is reserved for overlayfs");
+      }
+    }
+  }
+
+  private void markWritten(String rel) {
+    String r = rel;
+    while (!r.isEmpty() && written.add(r)) {
+      int slash = r.lastIndexOf('/');
+      r = slash < 0 ? "" : r.substring(0, slash);
+    }
+  }
+
+  /** Removes everything under an opaque directory that this layer did not write. */
+  private void clearOpaque(String dirRel) throws IOException {
+    Path dir = dirRel.isEmpty() ? root : root.resolve(dirRel);
+    Optional<FileStat> st = posix.lstatIfExists(dir);
+    if (st.isEmpty() || !st.get().isDirectory()) {
+      return;
+    }
+    List<String> names = listNames(dir);
+    for (String name : names) {
+      String rel = dirRel.isEmpty() ? name : dirRel + "/" + name;
+      Path child = dir.resolve(name);
+      FileStat cst = posix.lstat(child);
+      if (!written.contains(rel)) {
+        removeAll(child, cst);
+      } else if (cst.isDirectory()) {
+        clearOpaque(rel);
+      }
+    }
+  }
+
+  private static List<String> listNames(Path dir) throws IOException {
+    List<String> names = new ArrayList<>();
+    try (var stream = java.nio.file.Files.newDirectoryStream(dir)) {
+      for (Path p : stream) {
+        names.add(p.getFileName().toString());
+      }
+    }
+    return names;
+  }
+
+  /** Removes a path and, for a directory, everything below it; never follows symlinks. */
+  private void removeAll(Path path, FileStat st) throws IOException {
+    if (st.isDirectory()) {
+      for (String name : listNames(path)) {
+        Path child = path.resolve(name);
+        removeAll(child, posix.lstat(child));
+      }
+      posix.rmdir(path);
+    } else {
+      posix.unlink(path);
+    }
+    if (st.isDirectory() || st.isSymlink()) {
+      resolver.invalidate();
+    }
+  }
+
+  private static ErrorKind kindOf(PosixException e) {
+    return switch (e.errno()) {
+      case Errno.EPERM, Errno.EACCES -> ErrorKind.PERMISSION_DENIED;
+      case Errno.ENOENT -> ErrorKind.NOT_FOUND;
+      case Errno.EOPNOTSUPP -> ErrorKind.NOT_IMPLEMENTED;
+      default -> ErrorKind.INTERNAL;
+    };
+  }
+
+  private static LaminaException reject(TarEntry entry, String reason) {
+    return LaminaException.invalidArgument(
+        "tar entry \"" + EntryNames.printable(entry.name()) + "\": " + reason);
+  }
+
+  private record DirectoryTimes(Path path, long mtimeNanos) {}
+}

@@ -1,0 +1,37 @@
+package dev.lamina.processor;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * One stage of turning a layer blob into a plain tar: it reads the previous stage and emits a
+ * stream of {@link #mediaType()}. Closing a stage surfaces any error the stage saw (an external
+ * program's exit status, for one).
+ */
+public interface StreamProcessor extends Closeable {
+  /** The media type of what {@link #stream()} yields. */
+  String mediaType();
+
+  InputStream stream();
+
+  /** Wraps a raw stream as the first stage of a chain. */
+  static StreamProcessor of(String mediaType, InputStream in) {
+    return new StreamProcessor() {
+      @Override
+      public String mediaType() {
+        return mediaType;
+      }
+
+      @Override
+      public InputStream stream() {
+        return in;
+      }
+
+      @Override
+      public void close() throws IOException {
+        in.close();
+      }
+    };
+  }
+}
