@@ -63,17 +63,62 @@ final class RootedResolver {
     return r;
   }
 
-  /** Resolves {@code parts} to an existing directory; empty when some component is missing. */
+  /**
+   * Resolves {@code parts} to an existing directory; empty when some component is missing or is
+   * not a directory (a whiteout beneath a file that replaced a directory hides nothing).
+   */
   Optional<Resolved> resolveExistingDirectory(List<String> parts, String entryName) throws IOException {
     String key = String.join("/", parts);
     Resolved hit = cache.get(key);
     if (hit != null) {
       return Optional.of(hit);
     }
-    return Optional.ofNullable(resolve(parts, false, entryName));
+    return Optional.ofNullable(resolve(parts, false, true, entryName));
+  }
+
+  /**
+   * Like {@link #resolveDirectory} with {@code create}, but empty when some component is an
+   * existing non-directory instead of an error: for whiteouts in an overlay upper dir, where such a
+   * component was written by this layer and already hides everything the lower layers have below.
+   */
+  Optional<Resolved> resolveDirectoryUnlessBlocked(List<String> parts, String entryName) throws IOException {
+    String key = String.join("/", parts);
+    Resolved hit = cache.get(key);
+    if (hit != null) {
+      return Optional.of(hit);
+    }
+    Resolved r = resolve(parts, true, true, entryName);
+    if (r != null) {
+      cache.put(key, r);
+    }
+    return Optional.ofNullable(r);
+  }
+
+  /**
+   * The directory at {@code rel} when every component of it is a real directory, never a
+   * symlink; empty otherwise. For work replayed after the entries: it must not follow links that
+   * later entries planted.
+   */
+  Optional<Path> realDirectory(String rel) throws IOException {
+    Path p = root;
+    if (!rel.isEmpty()) {
+      for (String part : rel.split("/")) {
+        p = p.resolve(part);
+        Optional<FileStat> st = posix.lstatIfExists(p);
+        if (st.isEmpty() || !st.get().isDirectory()) {
+          return Optional.empty();
+        }
+      }
+    }
+    return Optional.of(p);
   }
 
   private Resolved resolve(List<String> parts, boolean create, String entryName) throws IOException {
+    return resolve(parts, create, false, entryName);
+  }
+
+  private Resolved resolve(List<String> parts, boolean create, boolean nonDirectoryIsEmpty, String entryName)
+      throws IOException {
     Deque<String> pending = new ArrayDeque<>(parts);
     List<String> real = new ArrayList<>();
     int links = 0;
@@ -96,6 +141,7 @@ final class RootedResolver {
           return null;
         }
         posix.mkdir(current, 0755);
+        posix.chmod(current, 0755); // mkdir's mode is cut by the process umask
         created.add(String.join("/", real));
         continue;
       }
@@ -118,6 +164,9 @@ final class RootedResolver {
           pending.addFirst(targetParts.get(i));
         }
         continue;
+      }
+      if (nonDirectoryIsEmpty) {
+        return null;
       }
       throw LaminaException.invalidArgument("tar entry \"" + EntryNames.printable(entryName)
           + "\": parent \"" + String.join("/", real) + "\" is not a directory");

@@ -28,6 +28,7 @@ import java.util.Set;
  */
 public final class TarApplier {
   private static final byte[] OPAQUE_VALUE = {'y'};
+  private static final String SELINUX_XATTR = "security.selinux";
   private static final int BUFFER = 256 * 1024;
   private static final long NOW = -1;
 
@@ -71,15 +72,23 @@ public final class TarApplier {
       }
       entries++;
     }
-    if (options.whiteouts() == WhiteoutMode.NAIVE) {
-      for (String dir : opaqueDirectories) {
-        clearOpaque(dir);
+    try {
+      if (options.whiteouts() == WhiteoutMode.NAIVE) {
+        for (String dir : opaqueDirectories) {
+          clearOpaque(dir);
+        }
       }
-    }
-    // Parents last: writing a child changes its directory's mtime.
-    for (int i = directoryTimes.size() - 1; i >= 0; i--) {
-      DirectoryTimes d = directoryTimes.get(i);
-      posix.utimes(d.path(), d.mtimeNanos(), d.mtimeNanos());
+      // Parents last: writing a child changes its directory's mtime. Paths are resolved again,
+      // without following anything: a later entry may have replaced a directory with a symlink.
+      for (int i = directoryTimes.size() - 1; i >= 0; i--) {
+        DirectoryTimes d = directoryTimes.get(i);
+        Optional<Path> dir = resolver.realDirectory(d.rel());
+        if (dir.isPresent()) {
+          posix.utimes(dir.get(), d.mtimeNanos(), d.mtimeNanos());
+        }
+      }
+    } catch (PosixException e) {
+      throw new LaminaException(kindOf(e), "finishing the layer: " + e.getMessage(), e);
     }
     List<String> implicit = new ArrayList<>();
     for (String dir : resolver.createdDirectories()) {
@@ -98,6 +107,8 @@ public final class TarApplier {
       if (entry.type() != TarEntry.Type.DIRECTORY) {
         throw reject(entry, "the root of the layer must be a directory");
       }
+      checkXattrs(entry); // the root entry carries xattrs too (trusted.overlay.opaque on an upper dir)
+      dropXattrsNotIn(root, entry);
       setAttributes(root, entry, true);
       return;
     }
@@ -114,12 +125,17 @@ public final class TarApplier {
 
     switch (entry.type()) {
       case DIRECTORY -> {
-        mkdirMerging(target, rel);
+        if (!mkdirMerging(target, rel)) {
+          dropXattrsNotIn(target, entry);
+        }
         setAttributes(target, entry, true);
         explicitDirectories.add(rel);
       }
       case REGULAR -> writeFile(entry, content, target, rel);
       case SYMLINK -> {
+        if (entry.linkName().indexOf('\0') >= 0) {
+          throw reject(entry, "symlink target contains NUL");
+        }
         create(target, rel, () -> posix.symlink(entry.linkName(), target));
         setAttributes(target, entry, false);
       }
@@ -166,21 +182,44 @@ public final class TarApplier {
     if (name.isEmpty() || name.equals(".") || name.equals("..")) {
       throw reject(entry, "whiteout names no file");
     }
+    // A whiteout hides only what lower layers have ("Files that are present in the same layer as a
+    // whiteout file can only be hidden by whiteout files in subsequent layers"): what this layer
+    // wrote at or beneath the path stays. And beneath a non-directory (umoci writes "d" as a file,
+    // then whiteouts for the old "d/x") there is nothing to hide.
     if (options.whiteouts() == WhiteoutMode.NAIVE) {
       Optional<RootedResolver.Resolved> parent = resolver.resolveExistingDirectory(parentParts, entry.name());
       if (parent.isEmpty()) {
         return; // nothing below to hide
       }
       Path target = parent.get().path().resolve(name);
+      String rel = parent.get().child(name);
       Optional<FileStat> st = posix.lstatIfExists(target);
-      if (st.isPresent()) {
-        removeAll(target, st.get());
+      if (st.isEmpty()) {
+        return;
+      }
+      if (written.contains(rel)) {
+        if (st.get().isDirectory()) {
+          clearOpaque(rel);
+        }
+        return;
+      }
+      removeAll(target, st.get());
+      return;
+    }
+    Optional<RootedResolver.Resolved> parent = resolver.resolveDirectoryUnlessBlocked(parentParts, entry.name());
+    if (parent.isEmpty()) {
+      return; // a non-directory of this layer is on the way and already hides the lower tree
+    }
+    Path target = parent.get().path().resolve(name);
+    String rel = parent.get().child(name);
+    if (written.contains(rel)) {
+      // this layer's own directory keeps its entries but no longer shows the lower ones
+      Optional<FileStat> st = posix.lstatIfExists(target);
+      if (st.isPresent() && st.get().isDirectory()) {
+        posix.setxattr(target, Whiteouts.OVERLAY_OPAQUE_XATTR, OPAQUE_VALUE);
       }
       return;
     }
-    RootedResolver.Resolved parent = resolver.resolveDirectory(parentParts, true, entry.name());
-    Path target = parent.path().resolve(name);
-    String rel = parent.child(name);
     create(target, rel, () -> posix.mknod(target, FileStat.S_IFCHR, 0, 0));
     if (options.sameOwner()) {
       posix.lchown(target, entry.uid(), entry.gid());
@@ -216,6 +255,8 @@ public final class TarApplier {
       }
       // After chown: chown clears setuid and setgid.
       posix.fchmod(fd, entry.mode(), target);
+      // Setting xattrs later changes only ctime, so the mtime can be set here, on the descriptor.
+      posix.futimes(fd, entry.mtimeNanos(), entry.mtimeNanos(), target);
       ok = true;
     } finally {
       if (ok) {
@@ -231,7 +272,6 @@ public final class TarApplier {
     for (Map.Entry<String, byte[]> x : entry.xattrs().entrySet()) {
       posix.setxattr(target, x.getKey(), x.getValue());
     }
-    posix.utimes(target, entry.mtimeNanos(), entry.mtimeNanos());
   }
 
   /** Creates a directory, or merges with the directory already there; true when it is new. */
@@ -306,9 +346,24 @@ public final class TarApplier {
       posix.setxattr(target, x.getKey(), x.getValue());
     }
     if (directory) {
-      directoryTimes.add(new DirectoryTimes(target, entry.mtimeNanos()));
+      directoryTimes.add(new DirectoryTimes(root.relativize(target).toString(), entry.mtimeNanos()));
     } else {
       posix.utimes(target, entry.mtimeNanos(), entry.mtimeNanos());
+    }
+  }
+
+  /**
+   * A directory entry describes the whole directory: on one that was already there (a lower
+   * layer's, when applying naively) the xattrs the entry does not carry go, as mode and owner are
+   * replaced, so naive and overlay application agree. Overlay metadata and the SELinux label
+   * belong to the host, not to the layer, and stay.
+   */
+  private void dropXattrsNotIn(Path dir, TarEntry entry) throws IOException {
+    for (String name : posix.listxattr(dir)) {
+      if (!entry.xattrs().containsKey(name) && !name.startsWith(Whiteouts.OVERLAY_XATTR_PREFIX)
+          && !name.equals(SELINUX_XATTR)) {
+        posix.removexattr(dir, name);
+      }
     }
   }
 
@@ -331,11 +386,11 @@ public final class TarApplier {
 
   /** Removes everything under an opaque directory that this layer did not write. */
   private void clearOpaque(String dirRel) throws IOException {
-    Path dir = dirRel.isEmpty() ? root : root.resolve(dirRel);
-    Optional<FileStat> st = posix.lstatIfExists(dir);
-    if (st.isEmpty() || !st.get().isDirectory()) {
-      return;
+    Optional<Path> real = resolver.realDirectory(dirRel);
+    if (real.isEmpty()) {
+      return; // replaced by a later entry: nothing of the lower layers is left to hide
     }
+    Path dir = real.get();
     List<String> names = listNames(dir);
     for (String name : names) {
       String rel = dirRel.isEmpty() ? name : dirRel + "/" + name;
@@ -389,5 +444,6 @@ public final class TarApplier {
         "tar entry \"" + EntryNames.printable(entry.name()) + "\": " + reason);
   }
 
-  private record DirectoryTimes(Path path, long mtimeNanos) {}
+  /** A directory's mtime to set at the end, by its path relative to the root. */
+  private record DirectoryTimes(String rel, long mtimeNanos) {}
 }

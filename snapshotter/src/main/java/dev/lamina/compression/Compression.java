@@ -75,9 +75,50 @@ public enum Compression {
   public InputStream decompressor(InputStream in) throws IOException {
     return switch (this) {
       case NONE -> in;
-      case GZIP -> new GZIPInputStream(in, BUFFER);
-      case ZSTD -> new ZstdInputStreamNoFinalizer(in);
+      case GZIP -> new CorruptionReporting(new GZIPInputStream(in, BUFFER), this);
+      case ZSTD -> new CorruptionReporting(new ZstdInputStreamNoFinalizer(in), this);
     };
+  }
+
+  /**
+   * Turns the decompressors' own exceptions for bad input into INVALID_ARGUMENT errors that say
+   * so; errors of the stream underneath (a dropped download) pass unchanged.
+   */
+  private static final class CorruptionReporting extends java.io.FilterInputStream {
+    private final Compression compression;
+
+    CorruptionReporting(InputStream in, Compression compression) {
+      super(in);
+      this.compression = compression;
+    }
+
+    @Override
+    public int read() throws IOException {
+      try {
+        return in.read();
+      } catch (IOException e) {
+        throw classify(e);
+      }
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      try {
+        return in.read(b, off, len);
+      } catch (IOException e) {
+        throw classify(e);
+      }
+    }
+
+    private IOException classify(IOException e) {
+      if (e instanceof java.io.EOFException
+          || e instanceof java.util.zip.ZipException
+          || e instanceof com.github.luben.zstd.ZstdIOException) {
+        return dev.lamina.errdefs.LaminaException.invalidArgument(
+            "corrupt or truncated " + compression + " stream: " + e.getMessage());
+      }
+      return e;
+    }
   }
 
   /** A compressor that writes to {@code out}; closing it finishes the stream and closes {@code out}. */

@@ -3,6 +3,7 @@ package dev.lamina.diff;
 import dev.lamina.archive.TarEntry;
 import dev.lamina.archive.TarWriter;
 import dev.lamina.archive.Whiteouts;
+import dev.lamina.errdefs.LaminaException;
 import dev.lamina.posix.FileStat;
 import dev.lamina.posix.Posix;
 import java.io.IOException;
@@ -79,6 +80,7 @@ final class ChangeWriter {
     if (st.isDirectory() && addedDirs.contains(name)) {
       return;
     }
+    checkName(name);
     includeParents(name);
     if (st.isRegularFile() && st.nlink() > 1) {
       Inode inode = new Inode(st.device(), st.inode());
@@ -94,6 +96,7 @@ final class ChangeWriter {
       if (earlier != null) {
         // Unchanged paths of this inode would otherwise keep the lower's old file after apply.
         for (String other : earlier) {
+          checkName(other);
           includeParents(other);
           tar.write(linkTo(entry, other), InputStream.nullInputStream());
         }
@@ -122,10 +125,19 @@ final class ChangeWriter {
     Inode inode = new Inode(st.device(), st.inode());
     TarEntry first = inodeSource.get(inode);
     if (first != null) {
+      checkName(name);
       includeParents(name);
       tar.write(linkTo(first, name), InputStream.nullInputStream());
     } else {
       inodeRefs.computeIfAbsent(inode, k -> new ArrayList<>()).add(name);
+    }
+  }
+
+  private void checkName(String name) throws LaminaException {
+    if (name.substring(name.lastIndexOf('/') + 1).startsWith(Whiteouts.PREFIX)) {
+      // Every reader would take it for a whiteout and delete what it names.
+      throw LaminaException.invalidArgument(source.resolve(name) + ": a file named " + Whiteouts.PREFIX
+          + "* cannot be stored in an OCI layer");
     }
   }
 

@@ -27,7 +27,8 @@ final class LayerStream {
   static DiffResult write(Compression compression, OutputStream out, Body body) throws IOException {
     Hashing blob = new Hashing(new KeepOpen(out));
     OutputStream compressor = compression.compressor(blob);
-    Hashing tar = new Hashing(compressor);
+    // Uncompressed, the blob is the tar: hash it once.
+    Hashing tar = compression == Compression.NONE ? blob : new Hashing(compressor);
     BufferedOutputStream buffered = new BufferedOutputStream(tar, BUFFER);
     boolean done = false;
     try {
@@ -49,7 +50,9 @@ final class LayerStream {
         }
       }
     }
-    return new DiffResult(blob.digest(), blob.count, tar.digest(), tar.count, compression.ociMediaType());
+    Digest blobDigest = blob.digest();
+    Digest diffId = tar == blob ? blobDigest : tar.digest();
+    return new DiffResult(blobDigest, blob.count, diffId, tar.count, compression.ociMediaType());
   }
 
   /** Counts and hashes (SHA-256) every byte written through it. */

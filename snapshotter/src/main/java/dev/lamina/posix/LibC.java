@@ -7,6 +7,12 @@ import jnr.ffi.types.ssize_t;
 
 /** The libc calls jnr-posix does not offer. Bound once by {@link Posix}. */
 public interface LibC {
+  /** Here rather than jnr-posix's: that one throws a RuntimeException on failure instead of returning -1. */
+  int mkdir(String path, int mode);
+
+  /** Here rather than jnr-posix's, for the same reason as {@link #mkdir}. */
+  int rmdir(String path);
+
   int mknod(String path, int mode, long dev);
 
   int lsetxattr(String path, String name, @In byte[] value, @size_t long size, int flags);

@@ -105,7 +105,8 @@ public final class Posix {
 
   public void mkdir(Path path, int mode) throws PosixException {
     String p = path.toString();
-    if (posix.mkdir(p, mode) != 0) {
+    // libc, not jnr-posix: its mkdir reports errors (EEXIST too) as a RuntimeException
+    if (libc.mkdir(p, mode) != 0) {
       throw error("mkdir", p);
     }
   }
@@ -216,7 +217,8 @@ public final class Posix {
 
   public void rmdir(Path path) throws PosixException {
     String p = path.toString();
-    if (posix.rmdir(p) != 0) {
+    // libc, not jnr-posix: its rmdir reports errors (ENOTEMPTY too) as a RuntimeException
+    if (libc.rmdir(p) != 0) {
       throw error("rmdir", p);
     }
   }

@@ -69,17 +69,41 @@ final class BinaryProcessor implements StreamProcessor {
 
   private void pump() {
     byte[] buf = new byte[128 * 1024];
-    try (OutputStream stdin = process.getOutputStream()) {
+    OutputStream stdin = process.getOutputStream();
+    try {
       InputStream in = input.stream();
       int n;
       while ((n = in.read(buf)) >= 0) {
-        stdin.write(buf, 0, n);
+        if (!writeToProgram(stdin, buf, n)) {
+          return; // it stopped reading: its exit status says whether that was fine
+        }
       }
     } catch (IOException e) {
+      // reading the previous stage failed
       if (process.isAlive()) {
         pumpError = e;
         process.destroy();
       }
+    } finally {
+      try {
+        stdin.close();
+      } catch (IOException ignored) {
+        // a broken pipe again; see writeToProgram
+      }
+    }
+  }
+
+  /**
+   * False when the program has closed its stdin (it exited, or needs no more input). Not an error
+   * in itself: as with Go's os/exec in containerd, a program that exits 0 without reading all its
+   * input succeeds, and one that fails is reported by its exit status and stderr.
+   */
+  private static boolean writeToProgram(OutputStream stdin, byte[] buf, int n) {
+    try {
+      stdin.write(buf, 0, n);
+      return true;
+    } catch (IOException e) {
+      return false;
     }
   }
 

@@ -46,17 +46,28 @@ public final class StreamProcessors {
         current = decompressor(current);
         decompressed = true;
       } else {
-        current.close();
-        throw LaminaException.notImplemented("no stream processor for media type \"" + current.mediaType()
-            + "\" (configure one, or use an OCI or Docker layer media type)");
+        throw closing(current, LaminaException.notImplemented("no stream processor for media type \""
+            + current.mediaType() + "\" (configure one, or use an OCI or Docker layer media type)"));
       }
       if (PLAIN.contains(current.mediaType())) {
         return current;
       }
     }
-    current.close();
-    throw LaminaException.invalidArgument("stream processors for \"" + mediaType + "\" did not reach a plain tar in "
-        + MAX_STAGES + " stages");
+    throw closing(current, LaminaException.invalidArgument("stream processors for \"" + mediaType
+        + "\" did not reach a plain tar in " + MAX_STAGES + " stages"));
+  }
+
+  /**
+   * Closes an abandoned chain and returns {@code error}: a program whose output is cut off dies of
+   * SIGPIPE, and that exit must not hide why the chain was abandoned.
+   */
+  private static LaminaException closing(StreamProcessor chain, LaminaException error) {
+    try {
+      chain.close();
+    } catch (IOException | RuntimeException e) {
+      error.addSuppressed(e);
+    }
+    return error;
   }
 
   private BinaryProcessorConfig find(String mediaType) {
