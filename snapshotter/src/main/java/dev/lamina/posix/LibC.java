@@ -27,6 +27,20 @@ public interface LibC {
 
   int open(String path, int flags, int mode);
 
+  // The calls on the per-file path of a layer apply are bound here directly: jnr-posix marshals
+  // timespecs as Struct arrays and copies buffers both ways, which costs more than the syscall.
+  @ssize_t
+  long write(int fd, @In byte[] buf, @size_t long count);
+
+  int fchown(int fd, int uid, int gid);
+
+  int fchmod(int fd, int mode);
+
+  /** {@code times} is two timespecs, {seconds, nanoseconds} each, as 64-bit values. */
+  int futimens(int fd, @In long[] times);
+
+  int utimensat(int dirfd, String path, @In long[] times, int flags);
+
   int close(int fd);
 
   int syncfs(int fd);

@@ -147,7 +147,7 @@ public final class Posix {
    */
   public int createExclusive(Path path, int mode) throws PosixException {
     String p = path.toString();
-    int fd = posix.open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    int fd = libc.open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) {
       throw error("open", p);
     }
@@ -162,7 +162,7 @@ public final class Posix {
       if (done > 0) {
         chunk = java.util.Arrays.copyOfRange(buf, done, len);
       }
-      long n = posix.write(fd, chunk, (long) (len - done));
+      long n = libc.write(fd, chunk, (long) (len - done));
       if (n < 0) {
         throw error("write", pathForErrors.toString());
       }
@@ -171,27 +171,25 @@ public final class Posix {
   }
 
   public void fchown(int fd, int uid, int gid, Path pathForErrors) throws PosixException {
-    if (posix.fchown(fd, uid, gid) != 0) {
+    if (libc.fchown(fd, uid, gid) != 0) {
       throw error("fchown", pathForErrors.toString());
     }
   }
 
   public void fchmod(int fd, int mode, Path pathForErrors) throws PosixException {
-    if (posix.fchmod(fd, mode) != 0) {
+    if (libc.fchmod(fd, mode) != 0) {
       throw error("fchmod", pathForErrors.toString());
     }
   }
 
   public void futimes(int fd, long atimeNanos, long mtimeNanos, Path pathForErrors) throws PosixException {
-    long[] atime = {Math.floorDiv(atimeNanos, 1_000_000_000L), Math.floorMod(atimeNanos, 1_000_000_000L)};
-    long[] mtime = {Math.floorDiv(mtimeNanos, 1_000_000_000L), Math.floorMod(mtimeNanos, 1_000_000_000L)};
-    if (posix.futimens(fd, atime, mtime) != 0) {
+    if (libc.futimens(fd, timespecs(atimeNanos, mtimeNanos)) != 0) {
       throw error("futimens", pathForErrors.toString());
     }
   }
 
   public void close(int fd, Path pathForErrors) throws PosixException {
-    if (posix.close(fd) != 0) {
+    if (libc.close(fd) != 0) {
       throw error("close", pathForErrors.toString());
     }
   }
@@ -232,9 +230,7 @@ public final class Posix {
   /** Sets access and modification time, never following a final symlink. */
   public void utimes(Path path, long atimeNanos, long mtimeNanos) throws PosixException {
     String p = path.toString();
-    long[] atime = {Math.floorDiv(atimeNanos, 1_000_000_000L), Math.floorMod(atimeNanos, 1_000_000_000L)};
-    long[] mtime = {Math.floorDiv(mtimeNanos, 1_000_000_000L), Math.floorMod(mtimeNanos, 1_000_000_000L)};
-    if (posix.utimensat(AT_FDCWD, p, atime, mtime, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (libc.utimensat(AT_FDCWD, p, timespecs(atimeNanos, mtimeNanos), AT_SYMLINK_NOFOLLOW) != 0) {
       throw error("utimensat", p);
     }
   }
@@ -337,6 +333,13 @@ public final class Posix {
     if (libc.umount2(p, flags) != 0) {
       throw error("umount2", p);
     }
+  }
+
+  private static long[] timespecs(long atimeNanos, long mtimeNanos) {
+    return new long[] {
+      Math.floorDiv(atimeNanos, 1_000_000_000L), Math.floorMod(atimeNanos, 1_000_000_000L),
+      Math.floorDiv(mtimeNanos, 1_000_000_000L), Math.floorMod(mtimeNanos, 1_000_000_000L)
+    };
   }
 
   private int errno() {
