@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Node-local CRI image service: pulls OCI images, unpacks layers, serves snapshots.",
-    subcommands = {LayerCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {ServeCommand.class, LayerCommand.class, PullCommand.class, ImagesCommand.class, InspectImageCommand.class, RemoveImageCommand.class, ImageFsInfoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -1,0 +1,84 @@
+package dev.lamina.server;
+
+import dev.lamina.errdefs.LaminaException;
+import dev.lamina.posix.FileStat;
+import dev.lamina.posix.Posix;
+import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Optional;
+import java.util.Set;
+
+/** Preparing and tidying the files of listening unix sockets. */
+final class UnixSockets {
+  /** What {@code sun_path} holds, less the terminating NUL. */
+  static final int MAX_PATH = 107;
+  static final Set<PosixFilePermission> SOCKET_MODE = PosixFilePermissions.fromString("rw-rw----");
+  private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx--x--x");
+
+  private UnixSockets() {}
+
+  /**
+   * Makes {@code socket} bindable: creates its directory (0711) when missing and removes a stale
+   * socket file left by a server that died. Refuses when something else is at that path, or a
+   * live server still listens on it.
+   */
+  static void prepare(Path socket) throws IOException {
+    if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_PATH) {
+      throw LaminaException.invalidArgument("socket path " + socket + " is longer than " + MAX_PATH + " bytes");
+    }
+    Path dir = socket.getParent();
+    if (!Files.isDirectory(dir)) {
+      createDirectories(dir, "socket directory");
+      Files.setPosixFilePermissions(dir, DIR_MODE);
+    }
+    Optional<FileStat> st = Posix.get().lstatIfExists(socket);
+    if (st.isEmpty()) {
+      return;
+    }
+    if (st.get().type() != FileStat.S_IFSOCK) {
+      throw LaminaException.failedPrecondition(socket + " exists and is not a socket; not replacing it");
+    }
+    if (listening(socket)) {
+      throw LaminaException.failedPrecondition("another server is listening on " + socket);
+    }
+    Files.deleteIfExists(socket);
+  }
+
+  /** {@code Files.createDirectories}, failing with a message that says what the directory is for. */
+  static void createDirectories(Path dir, String what) throws IOException {
+    try {
+      Files.createDirectories(dir);
+    } catch (java.nio.file.AccessDeniedException e) {
+      throw new LaminaException(dev.lamina.errdefs.ErrorKind.PERMISSION_DENIED,
+          "cannot create " + what + " " + dir + ": permission denied at " + e.getFile(), e);
+    } catch (java.nio.file.FileSystemException e) {
+      throw new IOException("cannot create " + what + " " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  static boolean listening(Path socket) {
+    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      return true;
+    } catch (IOException refused) {
+      return false;
+    }
+  }
+
+  /** After bind: only owner and group may connect. */
+  static void restrict(Path socket) throws IOException {
+    Files.setPosixFilePermissions(socket, SOCKET_MODE);
+  }
+
+  /** Removes the socket file if it is (still) a socket. */
+  static void remove(Path socket) throws IOException {
+    Optional<FileStat> st = Posix.get().lstatIfExists(socket);
+    if (st.isPresent() && st.get().type() == FileStat.S_IFSOCK) {
+      Files.deleteIfExists(socket);
+    }
+  }
+}

@@ -1,0 +1,26 @@
+package dev.lamina.services;
+
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+
+/** Runs the body of a unary RPC and answers with its value or its error, mapped by {@link GrpcErrors}. */
+final class Calls {
+  private Calls() {}
+
+  @FunctionalInterface
+  interface Body<T> {
+    T run() throws IOException;
+  }
+
+  static <T> void unary(StreamObserver<T> observer, Body<T> body) {
+    T value;
+    try {
+      value = body.run();
+    } catch (IOException | RuntimeException e) {
+      observer.onError(GrpcErrors.toException(e));
+      return;
+    }
+    observer.onNext(value);
+    observer.onCompleted();
+  }
+}

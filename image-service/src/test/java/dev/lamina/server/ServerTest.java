@@ -1,0 +1,298 @@
+package dev.lamina.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.lamina.containerd.diff.v1.ApplyRequest;
+import dev.lamina.containerd.diff.v1.DiffGrpc;
+import dev.lamina.containerd.diff.v1.DiffRequest;
+import dev.lamina.containerd.snapshots.v1.CommitSnapshotRequest;
+import dev.lamina.containerd.snapshots.v1.PrepareSnapshotRequest;
+import dev.lamina.containerd.snapshots.v1.SnapshotsGrpc;
+import dev.lamina.containerd.snapshots.v1.StatSnapshotRequest;
+import dev.lamina.containerd.snapshots.v1.StatSnapshotResponse;
+import dev.lamina.containerd.types.Descriptor;
+import dev.lamina.containerd.types.Mount;
+import dev.lamina.content.Labels;
+import dev.lamina.errdefs.ErrorKind;
+import dev.lamina.errdefs.LaminaException;
+import dev.lamina.posix.FileStat;
+import dev.lamina.posix.Posix;
+import dev.lamina.processor.MediaTypes;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The real server on unix sockets in a temp dir, called with grpc-netty over epoll domain sockets. */
+class ServerTest {
+  @TempDir Path tmp;
+  EventLoopGroup clientLoop;
+  final List<ManagedChannel> channels = new ArrayList<>();
+  final List<Server> servers = new ArrayList<>();
+
+  @BeforeEach
+  void loop() {
+    clientLoop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+  }
+
+  @AfterEach
+  void cleanup() throws Exception {
+    for (ManagedChannel c : channels) {
+      c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    for (Server s : servers) {
+      s.close();
+    }
+    clientLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+  }
+
+  ServerConfig config(SnapshotterKind kind) {
+    return ServerConfig.defaults()
+        .withRoot(tmp.resolve("state"))
+        .withSnapshotterSocket(tmp.resolve("run/lamina/snapshotter.sock"))
+        .withCriSocket(tmp.resolve("run/lamina/lamina.sock"))
+        .withSnapshotter(kind)
+        .withShutdownGrace(Duration.ofSeconds(5));
+  }
+
+  Server start(Server s) throws IOException {
+    servers.add(s);
+    s.start();
+    return s;
+  }
+
+  ManagedChannel connect(Path socket) {
+    ManagedChannel c = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        .channelType(EpollDomainSocketChannel.class)
+        .eventLoopGroup(clientLoop)
+        .usePlaintext()
+        .build();
+    channels.add(c);
+    return c;
+  }
+
+  static void assumeRoot() {
+    assumeTrue(Posix.get().isRoot(), "the snapshot mounts of this test need root");
+  }
+
+  static Mount proto(String type, String source, List<String> options) {
+    return Mount.newBuilder().setType(type).setSource(source).addAllOptions(options).build();
+  }
+
+  @Test
+  void servesSnapshotsAndDiffOnAUnixSocket() throws Exception {
+    assumeRoot();
+    ServerConfig config = config(SnapshotterKind.AUTO);
+    Server server = start(Server.create(config));
+    Path socket = config.snapshotterSocket();
+
+    FileStat st = Posix.get().lstat(socket);
+    assertThat(st.type()).isEqualTo(FileStat.S_IFSOCK);
+    assertThat(Files.getPosixFilePermissions(socket)).isEqualTo(PosixFilePermissions.fromString("rw-rw----"));
+    assertThat(config.criSocket()).doesNotExist();
+
+    ManagedChannel ch = connect(socket);
+    assertThat(HealthGrpc.newBlockingStub(ch).check(HealthCheckRequest.getDefaultInstance()).getStatus())
+        .isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+    var snapshots = SnapshotsGrpc.newBlockingStub(ch);
+    var diff = DiffGrpc.newBlockingStub(ch);
+
+    // Layer 1: written into an active snapshot, diffed into the content store, committed.
+    List<Mount> a = snapshots.prepare(PrepareSnapshotRequest.newBuilder().setKey("a").build()).getMountsList();
+    assertThat(a).hasSize(1);
+    Path aDir = Path.of(a.get(0).getSource());
+    Files.createDirectories(aDir.resolve("etc"));
+    Files.writeString(aDir.resolve("etc/motd"), "hello from lamina\n");
+    Descriptor layer = diff.diff(DiffRequest.newBuilder().addAllRight(a).build()).getDiff();
+    assertThat(layer.getMediaType()).isEqualTo(MediaTypes.OCI_LAYER_GZIP);
+    String hex = layer.getDigest().substring("sha256:".length());
+    assertThat(config.root().resolve("content/blobs/sha256").resolve(hex)).exists();
+    snapshots.commit(CommitSnapshotRequest.newBuilder().setName("layer-1").setKey("a").build());
+
+    // The same layer applied into a fresh snapshot gives the same tree and diff ID.
+    List<Mount> b = snapshots.prepare(PrepareSnapshotRequest.newBuilder().setKey("b").build()).getMountsList();
+    Descriptor applied = diff.apply(ApplyRequest.newBuilder().setDiff(layer).addAllMounts(b).build()).getApplied();
+    assertThat(Path.of(b.get(0).getSource()).resolve("etc/motd")).hasContent("hello from lamina");
+    assertThat(applied.getMediaType()).isEqualTo(MediaTypes.OCI_LAYER);
+
+    // A child of layer 1: overlay mounts when the snapshotter is overlay, applied into the upper dir.
+    List<Mount> c = snapshots.prepare(PrepareSnapshotRequest.newBuilder().setKey("c").setParent("layer-1").build())
+        .getMountsList();
+    Descriptor applied2 = diff.apply(ApplyRequest.newBuilder().setDiff(layer).addAllMounts(c).build()).getApplied();
+    assertThat(applied2.getDigest()).isEqualTo(applied.getDigest());
+    StatSnapshotResponse stat = snapshots.stat(StatSnapshotRequest.newBuilder().setKey("c").build());
+    assertThat(stat.getInfo().getParent()).isEqualTo("layer-1");
+
+    assertThatThrownBy(() -> snapshots.stat(StatSnapshotRequest.newBuilder().setKey("missing").build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+    assertThatThrownBy(() -> snapshots.prepare(PrepareSnapshotRequest.newBuilder().setKey("a-again")
+        .setParent("missing").build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+    assertThat(server.snapshotterName()).isIn("overlay", "copying");
+
+    server.close();
+    assertThat(socket).doesNotExist();
+    assertThat(Posix.get().lstatIfExists(socket)).isEmpty();
+    assertThat(config.root().resolve("content/labels.db")).exists();
+  }
+
+  @Test
+  void copyingSnapshotterServesWithoutMounting() throws Exception {
+    ServerConfig config = config(SnapshotterKind.COPYING);
+    Server server = start(Server.create(config));
+    assertThat(server.snapshotterName()).isEqualTo("copying");
+    var snapshots = SnapshotsGrpc.newBlockingStub(connect(config.snapshotterSocket()));
+    List<Mount> m = snapshots.prepare(PrepareSnapshotRequest.newBuilder().setKey("k").build()).getMountsList();
+    assertThat(m.get(0).getType()).isEqualTo("bind");
+    var diff = DiffGrpc.newBlockingStub(connect(config.snapshotterSocket()));
+    Files.writeString(Path.of(m.get(0).getSource()).resolve("f"), "x");
+    Descriptor d = diff.diff(DiffRequest.newBuilder().addAllRight(m).setMediaType(MediaTypes.OCI_LAYER).build())
+        .getDiff();
+    assertThat(d.getMediaType()).isEqualTo(MediaTypes.OCI_LAYER);
+    server.close();
+    assertThat(config.snapshotterSocket()).doesNotExist();
+  }
+
+  @Test
+  void staleSocketIsReplacedAndALiveOneRefused() throws Exception {
+    ServerConfig config = config(SnapshotterKind.COPYING);
+    Path socket = config.snapshotterSocket();
+    Files.createDirectories(socket.getParent());
+    // A socket file whose listener is gone, as a killed server leaves it.
+    try (ServerSocketChannel dead = ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+      dead.bind(UnixDomainSocketAddress.of(socket));
+    }
+    assertThat(Posix.get().lstat(socket).type()).isEqualTo(FileStat.S_IFSOCK);
+    Server first = start(Server.create(config));
+    assertThat(HealthGrpc.newBlockingStub(connect(socket)).check(HealthCheckRequest.getDefaultInstance()).getStatus())
+        .isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+
+    // A second server on the same socket (its own state dir) must not steal it.
+    ServerConfig other = config.withRoot(tmp.resolve("state2"));
+    Server second = Server.create(other);
+    servers.add(second);
+    assertThatThrownBy(second::start).isInstanceOfSatisfying(LaminaException.class,
+        e -> assertThat(e.kind()).isEqualTo(ErrorKind.FAILED_PRECONDITION));
+    assertThat(socket).exists();
+    assertThat(HealthGrpc.newBlockingStub(connect(socket)).check(HealthCheckRequest.getDefaultInstance()).getStatus())
+        .isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+    first.close();
+    assertThat(socket).doesNotExist();
+  }
+
+  @Test
+  void somethingElseAtTheSocketPathIsLeftAlone() throws Exception {
+    ServerConfig config = config(SnapshotterKind.COPYING);
+    Files.createDirectories(config.snapshotterSocket().getParent());
+    Files.writeString(config.snapshotterSocket(), "not a socket");
+    Server s = Server.create(config);
+    servers.add(s);
+    assertThatThrownBy(s::start).isInstanceOfSatisfying(LaminaException.class,
+        e -> assertThat(e.kind()).isEqualTo(ErrorKind.FAILED_PRECONDITION));
+    assertThat(config.snapshotterSocket()).hasContent("not a socket");
+  }
+
+  @Test
+  void unknownDifferIsRefusedAndNothingStaysOpen() throws Exception {
+    ServerConfig c = config(SnapshotterKind.COPYING);
+    ServerConfig bad = new ServerConfig(c.root(), c.snapshotterSocket(), c.criSocket(), c.snapshotter(), null,
+        List.of("walking", "erofs"), 2, 8, c.shutdownGrace());
+    assertThatThrownBy(() -> Server.create(bad)).isInstanceOfSatisfying(LaminaException.class, e -> {
+      assertThat(e.kind()).isEqualTo(ErrorKind.INVALID_ARGUMENT);
+      assertThat(e.getMessage()).contains("erofs");
+    });
+    // The snapshot root was closed again: a server on it starts.
+    start(Server.create(c));
+  }
+
+  /** A Snapshots service whose Stat waits for the test to let it finish. */
+  static final class Slow extends SnapshotsGrpc.SnapshotsImplBase {
+    final CountDownLatch entered = new CountDownLatch(1);
+    final CountDownLatch release = new CountDownLatch(1);
+
+    @Override
+    public void stat(StatSnapshotRequest req, StreamObserver<StatSnapshotResponse> out) {
+      entered.countDown();
+      try {
+        release.await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      out.onNext(StatSnapshotResponse.getDefaultInstance());
+      out.onCompleted();
+    }
+  }
+
+  @Test
+  void shutdownDrainsCallsInFlight() throws Exception {
+    ServerConfig config = config(SnapshotterKind.COPYING);
+    Slow slow = new Slow();
+    Server server = start(new Server(config, "test", List.of(), List.of(slow), List.of()));
+    var client = SnapshotsGrpc.newFutureStub(connect(config.snapshotterSocket()));
+    var inFlight = client.stat(StatSnapshotRequest.newBuilder().setKey("x").build());
+    assertThat(slow.entered.await(10, TimeUnit.SECONDS)).isTrue();
+
+    CompletableFuture<Void> closing = CompletableFuture.runAsync(() -> {
+      try {
+        server.close();
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+    Thread.sleep(300);
+    assertThat(closing).isNotDone();
+    // New connections are refused while the old call drains.
+    var late = SnapshotsGrpc.newBlockingStub(connect(config.snapshotterSocket())).withDeadlineAfter(2, TimeUnit.SECONDS);
+    assertThatThrownBy(() -> late.stat(StatSnapshotRequest.newBuilder().setKey("y").build()))
+        .isInstanceOf(StatusRuntimeException.class);
+    slow.release.countDown();
+    assertThat(inFlight.get(10, TimeUnit.SECONDS)).isNotNull();
+    closing.get(10, TimeUnit.SECONDS);
+    assertThat(config.snapshotterSocket()).doesNotExist();
+  }
+
+  @Test
+  void shutdownCancelsCallsThatOutliveTheGrace() throws Exception {
+    ServerConfig config = config(SnapshotterKind.COPYING).withShutdownGrace(Duration.ofMillis(200));
+    Slow slow = new Slow();
+    Server server = start(new Server(config, "test", List.of(), List.of(slow), List.of()));
+    var inFlight = SnapshotsGrpc.newFutureStub(connect(config.snapshotterSocket()))
+        .stat(StatSnapshotRequest.newBuilder().setKey("x").build());
+    assertThat(slow.entered.await(10, TimeUnit.SECONDS)).isTrue();
+    long start = System.nanoTime();
+    server.close();
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+    assertThatThrownBy(() -> inFlight.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(StatusRuntimeException.class);
+    slow.release.countDown();
+    assertThat(config.snapshotterSocket()).doesNotExist();
+  }
+}
