@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Benchmarks a cold pull (fetch + unpack + final sync) of the reference image: lamina against
+# containerd's `ctr images pull`, side by side, in one run.
+#
+# Method (shared/BENCHMARKING.md): the reference image is built once and pushed to Debian's
+# docker-registry on 127.0.0.1, gzip and zstd variants. Every run gets a freshly formatted ext4 on
+# a loop device for the client's root; lamina and containerd alternate (one warm-up each, then
+# RUNS counted); the registry's blobs are read once beforehand so the page cache serves them.
+# Reports median and min-max wall seconds, CPU seconds of the daemon during the pull, and its peak
+# RSS.
+#
+# Usage: sudo bench/pull.sh [--runs N] [--work DIR] [--formats "gzip zstd"] [--build-only]
+# Needs: debootstrap, umoci, skopeo, docker-registry, containerd (ctr), python3, e2fsprogs, time.
+set -euo pipefail
+runs=5
+work=/var/tmp/lamina-pull-bench
+formats="gzip zstd"
+build_only=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --work) work="$2"; shift 2 ;;
+    --formats) formats="$2"; shift 2 ;;
+    --build-only) build_only=true; shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+top="$(cd "$(dirname "$0")/.." && pwd)"
+jar="$top/image-service/target/lamina.jar"
+[ "$(id -u)" = 0 ] || { echo "bench needs root" >&2; exit 1; }
+for tool in debootstrap umoci skopeo docker-registry containerd ctr mkfs.ext4 python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+mkdir -p "$work"
+export LC_ALL=C.UTF-8
+
+# ---------------------------------------------------------------- the reference image, built once
+image="$work/image"
+if [ ! -f "$work/image.done" ]; then
+  rm -rf "$image" "$work/bundle"
+  umoci init --layout "$image"
+  umoci new --image "$image:ref"
+  umoci unpack --image "$image:ref" "$work/bundle"
+  rootfs="$work/bundle/rootfs"
+  echo "layer 1: debootstrap minbase" >&2
+  debootstrap --variant=minbase bookworm "$rootfs" >/dev/null
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*
+  umoci repack --image "$image:ref" "$work/bundle"
+  echo "layer 2: openjdk-17-jre-headless python3" >&2
+  cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+  # The JRE's post-install needs /proc.
+  mount -t proc proc "$rootfs/proc"
+  status=0
+  chroot "$rootfs" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless python3 >/dev/null' || status=$?
+  umount "$rootfs/proc"
+  [ "$status" = 0 ] || { echo "installing the JRE in the chroot failed" >&2; exit 1; }
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*
+  umoci repack --image "$image:ref" "$work/bundle"
+  echo "layer 3: application files" >&2
+  python3 - "$rootfs/app" <<'PY'
+import os, random, sys
+root = sys.argv[1]
+rnd = random.Random(7)
+words = ["w%05d" % i for i in range(5000)]
+for i in range(20000):
+    d = os.path.join(root, "src", "m%03d" % (i % 400)); os.makedirs(d, exist_ok=True)
+    size = rnd.randint(100, 16 * 1024); text = []; n = 0
+    while n < size:
+        w = rnd.choice(words); text.append(w); n += len(w) + 1
+    open(os.path.join(d, "f%05d.txt" % i), "w").write(" ".join(text)[:size])
+for i in range(3000):
+    d = os.path.join(root, "conf", "c%02d" % (i % 60)); os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, "c%04d.json" % i), "w").write('{"id": %d}\n' % i)
+os.makedirs(os.path.join(root, "lib"), exist_ok=True)
+for i in range(4):
+    open(os.path.join(root, "lib", "app%d.jar" % i), "wb").write(os.urandom(12 << 20))
+os.makedirs(os.path.join(root, "links"), exist_ok=True)
+for i in range(200):
+    os.link(os.path.join(root, "src", "m%03d" % (i % 400), "f%05d.txt" % i), os.path.join(root, "links", "h%03d" % i))
+    os.symlink("../src/m%03d/f%05d.txt" % (i % 400, i), os.path.join(root, "links", "s%03d" % i))
+PY
+  umoci repack --image "$image:ref" "$work/bundle"
+  echo "layer 4: whiteouts (hand-written tar)" >&2
+  python3 - "$rootfs" "$work/layer4.tar" <<'PY'
+import io, os, sys, tarfile
+rootfs, out = sys.argv[1], sys.argv[2]
+with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
+    def add_dir(name):
+        ti = tarfile.TarInfo(name); ti.type = tarfile.DIRTYPE; ti.mode = 0o755; t.addfile(ti)
+    def add_file(name, data=b""):
+        ti = tarfile.TarInfo(name); ti.size = len(data); ti.mode = 0o644; t.addfile(ti, io.BytesIO(data))
+    add_dir("usr"); add_dir("usr/share"); add_dir("usr/share/doc")
+    add_file("usr/share/doc/.wh..wh..opq"); add_file("usr/share/doc/README", b"docs moved\n")
+    add_file("usr/share/.wh.man")
+    add_dir("app"); add_dir("app/src")
+    n = 0
+    for m in sorted(os.listdir(os.path.join(rootfs, "app/src"))):
+        add_dir("app/src/" + m)
+        for f in sorted(os.listdir(os.path.join(rootfs, "app/src", m)))[:5]:
+            add_file("app/src/%s/.wh.%s" % (m, f)); n += 1
+            if n >= 2000: break
+        if n >= 2000: break
+    add_dir("app/lib"); add_file("app/lib/.wh.app3.jar")
+PY
+  umoci raw add-layer --image "$image:ref" "$work/layer4.tar"
+  rm -rf "$work/bundle"
+  umoci unpack --image "$image:ref" "$work/bundle"
+  echo "tiny" > "$work/bundle/rootfs/etc/bench-release"
+  umoci repack --image "$image:ref" "$work/bundle"
+  rm -rf "$work/bundle"
+  touch "$work/image.done"
+fi
+
+$build_only && { echo "reference image built in $image"; exit 0; }
+
+# ---------------------------------------------------------------- registry on loopback
+[ -f "$jar" ] || { echo "build first: mvn -q -DskipTests package" >&2; exit 1; }
+regdir="$work/registry"
+mkdir -p "$regdir/data"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$regdir/config.yml" <<YML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $regdir/data}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$port}
+YML
+docker-registry serve "$regdir/config.yml" > "$regdir/log" 2>&1 &
+regpid=$!
+mnt="$work/mnt"
+img="$work/fs.img"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  kill "$regpid" 2>/dev/null || true
+  sleep 1
+  grep " $mnt" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  umount "$mnt" 2>/dev/null || true
+  rm -f "$img"
+}
+trap cleanup EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+skopeo copy -q --dest-tls-verify=false "oci:$image:ref" "docker://127.0.0.1:$port/bench/ref:gzip"
+skopeo copy -q --dest-tls-verify=false --dest-compress-format zstd --dest-compress "oci:$image:ref" \
+  "docker://127.0.0.1:$port/bench/ref:zstd"
+find "$regdir/data" -type f -exec cat {} + > /dev/null
+
+fresh_fs() {
+  grep " $mnt" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  umount "$mnt" 2>/dev/null || true
+  rm -f "$img"; truncate -s 8G "$img"; mkfs.ext4 -q -F "$img"
+  mkdir -p "$mnt"; mount -o loop "$img" "$mnt"
+}
+wait_socket() { for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; return 1; }
+cpu_of() { awk '{print ($14 + $15 + $16 + $17) / 100}' "/proc/$1/stat"; }
+rss_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+run_lamina() { # format -> "wall cpu rss"
+  fresh_fs
+  java -Xmx256m -jar "$jar" serve --root "$mnt/lamina" --socket "$mnt/lamina.sock" \
+    --snapshotter-socket "$mnt/snap.sock" > "$work/lamina-serve.log" 2>&1 &
+  local pid=$!; pids+=("$pid")
+  wait_socket "$mnt/lamina.sock"
+  local c0 t0 t1 c1
+  c0=$(cpu_of "$pid"); t0=$(date +%s.%N)
+  java -jar "$jar" pull --socket "$mnt/lamina.sock" "127.0.0.1:$port/bench/ref:$1" > /dev/null
+  sync
+  t1=$(date +%s.%N); c1=$(cpu_of "$pid")
+  echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc) $(rss_of "$pid")"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+run_containerd() {
+  fresh_fs
+  cat > "$mnt/containerd.toml" <<TOML
+version = 2
+root = "$mnt/containerd/root"
+state = "$mnt/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$mnt/containerd.sock"
+TOML
+  containerd --config "$mnt/containerd.toml" > "$work/containerd.log" 2>&1 &
+  local pid=$!; pids+=("$pid")
+  wait_socket "$mnt/containerd.sock"
+  local c0 t0 t1 c1
+  c0=$(cpu_of "$pid"); t0=$(date +%s.%N)
+  ctr -a "$mnt/containerd.sock" images pull --plain-http "127.0.0.1:$port/bench/ref:$1" > /dev/null
+  sync
+  t1=$(date +%s.%N); c1=$(cpu_of "$pid")
+  echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc) $(rss_of "$pid")"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+results="$work/results.txt"; : > "$results"
+for format in $formats; do
+  for i in $(seq 0 "$runs"); do
+    r=$(run_lamina "$format"); [ "$i" = 0 ] || echo "lamina $format $r" >> "$results"
+    r=$(run_containerd "$format"); [ "$i" = 0 ] || echo "containerd $format $r" >> "$results"
+  done
+done
+
+printf '\n%-11s %-5s %10s %15s %10s %12s\n' side fmt "wall(med)" "wall(min-max)" "cpu(med)" "peak RSS"
+for format in $formats; do
+  for side in lamina containerd; do
+    grep "^$side $format " "$results" | awk -v side="$side" -v fmt="$format" '
+      { w[NR]=$3; c[NR]=$4; r[NR]=$5 }
+      END { n=asort(w); asort(c); asort(r)
+        med=(n%2)?w[(n+1)/2]:(w[n/2]+w[n/2+1])/2; cm=(n%2)?c[(n+1)/2]:(c[n/2]+c[n/2+1])/2
+        printf "%-11s %-5s %9.2fs %7.2f-%-7.2f %9.2fs %9d MB\n", side, fmt, med, w[1], w[n], cm, r[n]/1024 }'
+  done
+done
