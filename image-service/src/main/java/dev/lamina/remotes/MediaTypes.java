@@ -1,0 +1,84 @@
+package dev.lamina.remotes;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/** The media types a registry serves manifests, indexes, configs and layers as. */
+public final class MediaTypes {
+  public static final String OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+  public static final String OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+  public static final String DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+  public static final String DOCKER_MANIFEST_LIST =
+      "application/vnd.docker.distribution.manifest.list.v2+json";
+  /** Docker image manifest v2 schema 1: rejected. */
+  public static final String DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json";
+  /** Docker image manifest v2 schema 1, signed: rejected. */
+  public static final String DOCKER_SCHEMA1_SIGNED =
+      "application/vnd.docker.distribution.manifest.v1+prettyjws";
+
+  public static final String OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
+  public static final String DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
+
+  public static final String OCI_LAYER = "application/vnd.oci.image.layer.v1.tar";
+  public static final String OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
+  public static final String OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd";
+  public static final String DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+  public static final String DOCKER_FOREIGN_LAYER_GZIP =
+      "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+
+  /** The manifest and index types, in the order they are offered in {@code Accept}. */
+  public static final List<String> MANIFEST_TYPES =
+      List.of(OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST);
+
+  private static final Set<String> SCHEMA1 = Set.of(DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED);
+
+  private MediaTypes() {}
+
+  /** The type without parameters, lower case: {@code application/json; charset=utf-8} -> {@code application/json}. */
+  public static String base(String contentType) {
+    if (contentType == null) {
+      return "";
+    }
+    int semi = contentType.indexOf(';');
+    String t = semi >= 0 ? contentType.substring(0, semi) : contentType;
+    return t.trim().toLowerCase(Locale.ROOT);
+  }
+
+  public static boolean isManifest(String mediaType) {
+    String t = base(mediaType);
+    return t.equals(OCI_MANIFEST) || t.equals(DOCKER_MANIFEST);
+  }
+
+  public static boolean isIndex(String mediaType) {
+    String t = base(mediaType);
+    return t.equals(OCI_INDEX) || t.equals(DOCKER_MANIFEST_LIST);
+  }
+
+  /** One of the four manifest or index types lamina pulls. */
+  public static boolean isManifestOrIndex(String mediaType) {
+    return isManifest(mediaType) || isIndex(mediaType);
+  }
+
+  public static boolean isSchema1(String mediaType) {
+    return SCHEMA1.contains(base(mediaType));
+  }
+
+  /** The {@code Accept} header for manifest requests, the given type first when it is one of ours. */
+  static String manifestAccept(String preferred) {
+    StringBuilder sb = new StringBuilder();
+    String p = base(preferred);
+    if (MANIFEST_TYPES.contains(p)) {
+      sb.append(p);
+    }
+    for (String t : MANIFEST_TYPES) {
+      if (!t.equals(p)) {
+        if (sb.length() > 0) {
+          sb.append(", ");
+        }
+        sb.append(t);
+      }
+    }
+    return sb.toString();
+  }
+}
