@@ -250,7 +250,7 @@ public final class Server implements Closeable {
         throw ex;
       }
       if (endpoints.stream().noneMatch(e -> e.socket().equals(config.criSocket()))) {
-        LOG.info("CRI image service socket unix://{} not served yet (no CRI ImageService in this build)",
+        LOG.info("CRI image service socket unix://{} not served (no image manager given to Server.create)",
             config.criSocket());
       }
       LOG.info("snapshotter {} with state under {}", snapshotterName, config.root());

@@ -12,7 +12,7 @@ import java.util.Objects;
  * @param snapshotterSocket where containerd's Snapshots and Diff APIs are served (containerd's
  *     {@code proxy_plugins} address)
  * @param criSocket where the CRI ImageService will be served (kubelet's
- *     {@code --image-service-endpoint}); not served yet
+ *     {@code --image-service-endpoint}); served when the server has an image manager
  * @param snapshotter which snapshotter to run
  * @param snapshotterName the name requests must carry in their {@code snapshotter} field, or null
  *     to accept any (containerd sends its proxy plugin's name)
