@@ -45,7 +45,7 @@ if [ ! -f "$work/image.done" ]; then
   echo "layer 1: debootstrap minbase" >&2
   debootstrap --variant=minbase bookworm "$rootfs" >/dev/null
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*
-  umoci repack --image "$image:ref" "$work/bundle"
+  umoci repack --refresh-bundle --image "$image:ref" "$work/bundle"
   echo "layer 2: openjdk-17-jre-headless python3" >&2
   cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
   # The JRE's post-install needs /proc.
@@ -55,7 +55,7 @@ if [ ! -f "$work/image.done" ]; then
   umount "$rootfs/proc"
   [ "$status" = 0 ] || { echo "installing the JRE in the chroot failed" >&2; exit 1; }
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*
-  umoci repack --image "$image:ref" "$work/bundle"
+  umoci repack --refresh-bundle --image "$image:ref" "$work/bundle"
   echo "layer 3: application files" >&2
   python3 - "$rootfs/app" <<'PY'
 import os, random, sys
@@ -79,7 +79,7 @@ for i in range(200):
     os.link(os.path.join(root, "src", "m%03d" % (i % 400), "f%05d.txt" % i), os.path.join(root, "links", "h%03d" % i))
     os.symlink("../src/m%03d/f%05d.txt" % (i % 400, i), os.path.join(root, "links", "s%03d" % i))
 PY
-  umoci repack --image "$image:ref" "$work/bundle"
+  umoci repack --refresh-bundle --image "$image:ref" "$work/bundle"
   echo "layer 4: whiteouts (hand-written tar)" >&2
   python3 - "$rootfs" "$work/layer4.tar" <<'PY'
 import io, os, sys, tarfile
@@ -106,7 +106,7 @@ PY
   rm -rf "$work/bundle"
   umoci unpack --image "$image:ref" "$work/bundle"
   echo "tiny" > "$work/bundle/rootfs/etc/bench-release"
-  umoci repack --image "$image:ref" "$work/bundle"
+  umoci repack --refresh-bundle --image "$image:ref" "$work/bundle"
   rm -rf "$work/bundle"
   touch "$work/image.done"
 fi
