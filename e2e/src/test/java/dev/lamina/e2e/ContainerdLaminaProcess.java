@@ -1,0 +1,155 @@
+package dev.lamina.e2e;
+
+import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code lamina serve} as a child process ({@code java -jar image-service/target/lamina.jar
+ * serve ...}), with its output in a log file. {@link #start} returns once the snapshotter socket
+ * accepts connections; {@link #stop} sends SIGTERM and, when that is not enough, SIGKILL.
+ */
+final class ContainerdLaminaProcess implements AutoCloseable {
+  static final Duration START_TIMEOUT = Duration.ofSeconds(90);
+
+  private final Process process;
+  private final Path root;
+  private final Path socket;
+  private final Path log;
+
+  private ContainerdLaminaProcess(Process process, Path root, Path socket, Path log) {
+    this.process = process;
+    this.root = root;
+    this.socket = socket;
+    this.log = log;
+  }
+
+  /**
+   * The jar the build makes ({@code mvn -q install -DskipTests}), or {@code $LAMINA_JAR} when set
+   * (as bin/lamina honours it).
+   */
+  static Path jar() {
+    String env = System.getenv("LAMINA_JAR");
+    return env != null && !env.isBlank() ? Path.of(env)
+        : ContainerdHarness.projectRoot().resolve("image-service/target/lamina.jar");
+  }
+
+  /**
+   * Starts {@code lamina serve --root root --snapshotter-socket socket --socket <dir>/cri.sock
+   * --snapshotter snapshotter} and waits for the socket.
+   */
+  static ContainerdLaminaProcess start(Path root, Path socket, String snapshotter, Path log) throws IOException {
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    List<String> cmd = new ArrayList<>(List.of(java.toString(), "-jar", jar().toString(), "serve",
+        "--root", root.toString(),
+        "--snapshotter-socket", socket.toString(),
+        "--socket", socket.resolveSibling("lamina-cri.sock").toString(),
+        "--snapshotter", snapshotter));
+    ProcessBuilder pb = new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .redirectInput(ProcessBuilder.Redirect.PIPE);
+    pb.environment().put("LC_ALL", "C.UTF-8");
+    Process p = pb.start();
+    p.getOutputStream().close();
+    ContainerdLaminaProcess lamina = new ContainerdLaminaProcess(p, root, socket, log);
+    try {
+      lamina.awaitSocket(START_TIMEOUT);
+    } catch (IOException | RuntimeException e) {
+      lamina.close();
+      throw e;
+    }
+    return lamina;
+  }
+
+  private void awaitSocket(Duration timeout) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IOException("lamina serve exited " + process.exitValue() + " before serving " + socket + "\n"
+            + logText());
+      }
+      if (accepts(socket)) {
+        return;
+      }
+      sleep(50);
+    }
+    throw new IOException("lamina serve did not open " + socket + " within " + timeout + "\n" + logText());
+  }
+
+  static boolean accepts(Path socket) {
+    if (!Files.exists(socket)) {
+      return false;
+    }
+    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  Process process() {
+    return process;
+  }
+
+  Path root() {
+    return root;
+  }
+
+  Path socket() {
+    return socket;
+  }
+
+  Path log() {
+    return log;
+  }
+
+  String logText() {
+    try {
+      return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "(no log)";
+    } catch (IOException e) {
+      return "(log unreadable: " + e + ")";
+    }
+  }
+
+  /**
+   * SIGTERM, then waits up to {@code grace}; SIGKILL when still running. Returns the exit code
+   * (137 after a SIGKILL).
+   */
+  int stop(Duration grace) {
+    if (!process.isAlive()) {
+      return process.exitValue();
+    }
+    process.destroy(); // SIGTERM
+    try {
+      if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
+    return process.isAlive() ? -1 : process.exitValue();
+  }
+
+  @Override
+  public void close() {
+    stop(Duration.ofSeconds(15));
+  }
+
+  static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+}
