@@ -25,8 +25,8 @@ done
 top="$(cd "$(dirname "$0")/.." && pwd)"
 lamina="$top/bin/lamina"
 [ "$(id -u)" = 0 ] || { echo "bench needs root for loop mounts" >&2; exit 1; }
-for tool in mkfs.ext4 losetup gzip zstd /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install e2fsprogs gzip zstd time)" >&2; exit 1; }
+for tool in mkfs.ext4 losetup gzip zstd gawk /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install e2fsprogs gzip zstd gawk time)" >&2; exit 1; }
 done
 mkdir -p "$work"
 
@@ -132,7 +132,7 @@ printf 'layer: %s bytes uncompressed, %s entries; gzip %s bytes, zstd %s bytes; 
 printf '%-8s %-6s %10s %14s %10s %10s %10s\n' side format "wall(med)" "wall(min-max)" "MB/s" "files/s" "cpu(med)" 
 for format in tar gzip zstd; do
   for side in lamina gnutar; do
-    grep "^$side $format " "$results" | awk -v size="$size" -v entries="$entries" -v side="$side" -v format="$format" '
+    grep "^$side $format " "$results" | gawk -v size="$size" -v entries="$entries" -v side="$side" -v format="$format" '
       { w[NR]=$3; c[NR]=$4; r[NR]=$5 }
       END {
         n=asort(w); asort(c); asort(r)

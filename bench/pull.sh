@@ -28,7 +28,7 @@ done
 top="$(cd "$(dirname "$0")/.." && pwd)"
 jar="$top/image-service/target/lamina.jar"
 [ "$(id -u)" = 0 ] || { echo "bench needs root" >&2; exit 1; }
-for tool in debootstrap umoci skopeo docker-registry containerd ctr mkfs.ext4 python3; do
+for tool in debootstrap umoci skopeo docker-registry containerd ctr mkfs.ext4 python3 gawk bc curl; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 mkdir -p "$work"
@@ -202,7 +202,7 @@ done
 printf '\n%-11s %-5s %10s %15s %10s %12s\n' side fmt "wall(med)" "wall(min-max)" "cpu(med)" "peak RSS"
 for format in $formats; do
   for side in lamina containerd; do
-    grep "^$side $format " "$results" | awk -v side="$side" -v fmt="$format" '
+    grep "^$side $format " "$results" | gawk -v side="$side" -v fmt="$format" '
       { w[NR]=$3; c[NR]=$4; r[NR]=$5 }
       END { n=asort(w); asort(c); asort(r)
         med=(n%2)?w[(n+1)/2]:(w[n/2]+w[n/2+1])/2; cm=(n%2)?c[(n+1)/2]:(c[n/2]+c[n/2+1])/2
