@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
+import sun.misc.Signal;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -16,9 +17,9 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = {
       "Run the lamina daemon.",
-      "Serves containerd's Snapshots and Diff APIs on the snapshotter socket (for containerd's",
-      "proxy_plugins), with state under the root directory. SIGTERM drains the calls in flight,",
-      "then removes the sockets."
+      "Serves the CRI image service on --socket (for kubelet and crictl) and containerd's Snapshots",
+      "and Diff APIs on --snapshotter-socket (for containerd's proxy_plugins), with state under the",
+      "root directory. SIGTERM drains the calls in flight, then removes the sockets."
     })
 final class ServeCommand implements Callable<Integer> {
   @Option(names = "--root", paramLabel = "DIR", defaultValue = "/var/lib/lamina",
@@ -30,7 +31,7 @@ final class ServeCommand implements Callable<Integer> {
   Path snapshotterSocket;
 
   @Option(names = "--socket", paramLabel = "PATH", defaultValue = "/run/lamina/lamina.sock",
-      description = "Unix socket for the CRI image service (not served yet). Default: ${DEFAULT-VALUE}.")
+      description = "Unix socket for the CRI image service (kubelet's --image-service-endpoint). Default: ${DEFAULT-VALUE}.")
   Path criSocket;
 
   @Option(names = "--snapshotter", paramLabel = "overlay|copying|auto", defaultValue = "auto",
@@ -63,7 +64,7 @@ final class ServeCommand implements Callable<Integer> {
     ServerConfig d = ServerConfig.defaults();
     ServerConfig config = new ServerConfig(root, snapshotterSocket, criSocket, kind, snapshotterName, differs,
         d.threads(), d.queue(), Duration.ofSeconds(shutdownSeconds));
-    Server server = Server.create(config);
+    Server server = Server.create(config, Server.localImageManager());
     Thread hook = new Thread(() -> {
       try {
         server.close();
@@ -78,7 +79,19 @@ final class ServeCommand implements Callable<Integer> {
       throw e;
     }
     Runtime.getRuntime().addShutdownHook(hook);
+    // SIGTERM and SIGINT are a normal stop: drain and exit 0. Left to the shutdown hook alone, the
+    // JVM would already be exiting with 143 by the time the drain finished.
+    for (String name : new String[] {"TERM", "INT"}) {
+      Signal.handle(new Signal(name), signal -> new Thread(() -> {
+        try {
+          server.close();
+        } catch (Exception e) {
+          System.err.println("lamina: shutdown: " + e.getMessage());
+        }
+      }, "lamina-stop").start());
+    }
     server.awaitTermination();
+    Runtime.getRuntime().removeShutdownHook(hook);
     return 0;
   }
 

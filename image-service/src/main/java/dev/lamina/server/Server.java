@@ -7,7 +7,10 @@ import dev.lamina.cri.CriImageService;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManager;
+import dev.lamina.images.ImageManagerOptions;
+import dev.lamina.images.LocalImageManager;
 import dev.lamina.processor.StreamProcessors;
+import dev.lamina.remotes.RegistryClient;
 import dev.lamina.services.DiffService;
 import dev.lamina.services.Differ;
 import dev.lamina.services.ErrorMappingInterceptor;
@@ -110,6 +113,16 @@ public final class Server implements Closeable {
   @FunctionalInterface
   public interface ImageManagerFactory {
     ImageManager open(ServerConfig config, Snapshotter snapshotter, LocalContentStore content) throws IOException;
+  }
+
+  /**
+   * lamina's own image manager ({@link LocalImageManager}) over the state {@link #create} opened:
+   * image records in {@code <root>/metadata.db}, registries reached with the registry client's
+   * defaults. Pass it to {@link #create(ServerConfig, ImageManagerFactory)} to serve the CRI socket.
+   */
+  public static ImageManagerFactory localImageManager() {
+    return (config, snapshotter, content) -> LocalImageManager.open(ImageManagerOptions.defaults(config.root()),
+        content, snapshotter, RegistryClient.create());
   }
 
   /** Opens the state and wires the snapshotter socket's services; no CRI socket (no image manager). */
