@@ -156,7 +156,7 @@ rss_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 run_lamina() { # format -> "wall cpu rss"
   fresh_fs
-  java -Xmx256m -jar "$jar" serve --root "$mnt/lamina" --socket "$mnt/lamina.sock" \
+  java -Xmx160m -jar "$jar" serve --root "$mnt/lamina" --socket "$mnt/lamina.sock" \
     --snapshotter-socket "$mnt/snap.sock" > "$work/lamina-serve.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   wait_socket "$mnt/lamina.sock"

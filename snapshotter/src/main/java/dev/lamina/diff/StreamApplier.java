@@ -20,8 +20,8 @@ import java.time.Duration;
  * overlap with file creation.
  */
 public final class StreamApplier implements Applier {
-  private static final int CHUNK = 1 << 20;
-  private static final int CHUNKS_AHEAD = 8;
+  private static final int CHUNK = 256 * 1024;
+  private static final int CHUNKS_AHEAD = 16;
 
   private final StreamProcessors processors;
 

@@ -15,6 +15,8 @@ public final class ReadAheadInputStream extends InputStream {
   private static final byte[] END = new byte[0];
 
   private final BlockingQueue<Object> chunks;
+  /** Buffers handed back by the reader, so a layer does not turn into hundreds of MB of garbage. */
+  private final BlockingQueue<byte[]> free;
   private final Thread producer;
   private byte[] current = new byte[0];
   private int pos;
@@ -24,6 +26,11 @@ public final class ReadAheadInputStream extends InputStream {
 
   public ReadAheadInputStream(InputStream source, int chunkSize, int chunksAhead, String threadName) {
     this.chunks = new ArrayBlockingQueue<>(chunksAhead);
+    // chunksAhead in the queue, one being filled, one being read.
+    this.free = new ArrayBlockingQueue<>(chunksAhead + 2);
+    for (int i = 0; i < chunksAhead + 2; i++) {
+      free.add(new byte[chunkSize]);
+    }
     this.producer = new Thread(() -> produce(source, chunkSize), threadName);
     this.producer.setDaemon(true);
     this.producer.start();
@@ -32,7 +39,7 @@ public final class ReadAheadInputStream extends InputStream {
   private void produce(InputStream source, int chunkSize) {
     try {
       while (!closed) {
-        byte[] buf = new byte[chunkSize];
+        byte[] buf = free.take();
         int filled = 0;
         int n = 0;
         while (filled < chunkSize && (n = source.read(buf, filled, chunkSize - filled)) >= 0) {
@@ -40,6 +47,8 @@ public final class ReadAheadInputStream extends InputStream {
         }
         if (filled > 0) {
           chunks.put(new Chunk(buf, filled));
+        } else {
+          free.put(buf);
         }
         if (n < 0) {
           chunks.put(END);
@@ -83,6 +92,9 @@ public final class ReadAheadInputStream extends InputStream {
       throw e;
     }
     Chunk c = (Chunk) next;
+    if (current.length > 0) {
+      free.offer(current);
+    }
     current = c.data();
     pos = 0;
     limit = c.length();
