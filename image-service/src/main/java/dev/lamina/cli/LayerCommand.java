@@ -6,5 +6,5 @@ import picocli.CommandLine.Command;
     name = "layer",
     mixinStandardHelpOptions = true,
     description = "Apply and compute OCI layers on plain directories.",
-    subcommands = {LayerApplyCommand.class, LayerDiffCommand.class})
+    subcommands = {LayerApplyCommand.class, LayerDiffCommand.class, BenchCommand.class})
 final class LayerCommand {}
