@@ -30,7 +30,6 @@ public final class TarApplier {
   private static final byte[] OPAQUE_VALUE = {'y'};
   private static final String SELINUX_XATTR = "security.selinux";
   private static final int BUFFER = 256 * 1024;
-  private static final long NOW = -1;
 
   private final ApplyOptions options;
   private final Posix posix = Posix.get();

@@ -17,7 +17,6 @@ public final class Errno {
   public static final int ENOTEMPTY = 39;
   public static final int ELOOP = 40;
   public static final int ENODATA = 61;
+  /** Linux gives ENOTSUP the same number. */
   public static final int EOPNOTSUPP = 95;
-  /** Linux reports ENOTSUP with the same number as EOPNOTSUPP; kept apart for readability. */
-  public static final int ENOTSUP_LINUX = 95;
 }

@@ -34,7 +34,7 @@ public final class PosixException extends IOException {
   }
 
   public boolean isNotSupported() {
-    return errno == Errno.EOPNOTSUPP || errno == Errno.ENOTSUP_LINUX;
+    return errno == Errno.EOPNOTSUPP;
   }
 
   public boolean isNoData() {
