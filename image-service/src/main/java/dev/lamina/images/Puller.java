@@ -328,9 +328,11 @@ final class Puller implements Closeable {
     } finally {
       release(mine);
       if (failed) {
-        // Let the unpacks nobody wants any more stop and remove their snapshots before reporting.
+        // Before reporting, every job this pull started ends (as on success): unpacks nobody wants
+        // any more remove their snapshots, and verified blobs finish their commit or abort, so no
+        // ingest is still in flight when the caller looks.
         for (LayerJob job : mine) {
-          if (job.abandoned && job.started.get()) {
+          if (job.started.get()) {
             awaitQuietly(job);
           }
         }
