@@ -5,7 +5,8 @@
 # Method (shared/BENCHMARKING.md): the reference image is built once and pushed to Debian's
 # docker-registry on 127.0.0.1, gzip and zstd variants. Every run gets a freshly formatted ext4 on
 # a loop device for the client's root; lamina and containerd alternate (one warm-up each, then
-# RUNS counted); the registry's blobs are read once beforehand so the page cache serves them.
+# RUNS counted; lamina runs through bin/lamina, as an operator runs it); the registry's blobs are
+# read once beforehand so the page cache serves them.
 # Reports median and min-max wall seconds, CPU seconds of the daemon during the pull, and its peak
 # RSS.
 #
@@ -156,13 +157,13 @@ rss_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 run_lamina() { # format -> "wall cpu rss"
   fresh_fs
-  java -Xmx160m -jar "$jar" serve --root "$mnt/lamina" --socket "$mnt/lamina.sock" \
+  "$top/bin/lamina" serve --root "$mnt/lamina" --socket "$mnt/lamina.sock" \
     --snapshotter-socket "$mnt/snap.sock" > "$work/lamina-serve.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   wait_socket "$mnt/lamina.sock"
   local c0 t0 t1 c1
   c0=$(cpu_of "$pid"); t0=$(date +%s.%N)
-  java -jar "$jar" pull --socket "$mnt/lamina.sock" "127.0.0.1:$port/bench/ref:$1" > /dev/null
+  "$top/bin/lamina" pull --socket "$mnt/lamina.sock" "127.0.0.1:$port/bench/ref:$1" > /dev/null
   sync
   t1=$(date +%s.%N); c1=$(cpu_of "$pid")
   echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc) $(rss_of "$pid")"
