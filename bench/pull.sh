@@ -151,7 +151,7 @@ fresh_fs() {
   rm -f "$img"; truncate -s 8G "$img"; mkfs.ext4 -q -F "$img"
   mkdir -p "$mnt"; mount -o loop "$img" "$mnt"
 }
-wait_socket() { for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; return 1; }
+wait_socket() { for _ in $(seq 1200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; return 1; }
 cpu_of() { awk '{print ($14 + $15 + $16 + $17) / 100}' "/proc/$1/stat"; }
 rss_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 

@@ -1,15 +1,28 @@
 package dev.lamina.cli;
 
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.images.ImageManagerOptions;
+import dev.lamina.images.LocalImageManager;
+import dev.lamina.remotes.ImageRef;
+import dev.lamina.remotes.RegistryClient;
+import dev.lamina.remotes.RegistryOptions;
+import dev.lamina.remotes.hosts.HostsConfig;
 import dev.lamina.server.Server;
 import dev.lamina.server.ServerConfig;
 import dev.lamina.server.SnapshotterKind;
+import dev.lamina.warmup.Warmup;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import sun.misc.Signal;
 import picocli.CommandLine.Command;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -22,6 +35,8 @@ import picocli.CommandLine.Option;
       "root directory. SIGTERM drains the calls in flight, then removes the sockets."
     })
 final class ServeCommand implements Callable<Integer> {
+  private static final Duration WARMUP_BUDGET = Duration.ofSeconds(20);
+
   @Option(names = "--root", paramLabel = "DIR", defaultValue = "/var/lib/lamina",
       description = "State directory (metadata.db, snapshots/, content/). Default: ${DEFAULT-VALUE}.")
   Path root;
@@ -48,6 +63,48 @@ final class ServeCommand implements Callable<Integer> {
       description = "Differs in the order they are tried. Default: ${DEFAULT-VALUE}.")
   List<String> differs;
 
+  @Option(names = "--registry-config-dir", paramLabel = "DIR",
+      description = "Per-registry configuration in containerd's layout: DIR/<host[:port]>/hosts.toml (server, "
+          + "[host.\"...\"] mirrors tried in order, http:// hosts, skip_verify, ca, client, header, override_path), "
+          + "DIR/_default/hosts.toml for any other host. Read at every pull. Default: none (https, then http for "
+          + "localhost).")
+  Path registryConfigDir;
+
+  @Option(names = "--pinned-image", paramLabel = "REF",
+      description = "An image reported pinned to kubelet, whose image garbage collection then leaves it "
+          + "alone (the pause image); repeatable.")
+  List<String> pinnedImages = new ArrayList<>();
+
+  @Option(names = "--layers-per-pull", paramLabel = "N",
+      defaultValue = "" + ImageManagerOptions.DEFAULT_LAYERS_PER_PULL,
+      description = "Layers one pull downloads and unpacks at the same time. Default: ${DEFAULT-VALUE}.")
+  int layersPerPull;
+
+  @Option(names = "--max-concurrent-layers", paramLabel = "N",
+      defaultValue = "" + ImageManagerOptions.DEFAULT_LAYERS_IN_TOTAL,
+      description = "Layers all pulls together download and unpack at the same time. Default: ${DEFAULT-VALUE}.")
+  int layersInTotal;
+
+  @Option(names = "--drop-compressed-layers",
+      description = "Do not keep a layer's compressed blob once its unpack is verified (for nodes short of disk).")
+  boolean dropCompressedLayers;
+
+  @Option(names = "--pull-progress-timeout", paramLabel = "SECONDS", defaultValue = "300",
+      description = "A download that receives no bytes for this long fails, and is retried (containerd's "
+          + "image_pull_progress_timeout). Default: ${DEFAULT-VALUE}.")
+  long pullProgressTimeoutSeconds;
+
+  @Option(names = "--warmup", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Before opening the sockets, pull a generated image from a registry on 127.0.0.1 into a "
+          + "scratch root and run snapshot operations there, so that the first real pull runs compiled code "
+          + "(a few seconds at start-up). Default: on; --no-warmup skips it.")
+  boolean warmup;
+
+  @Option(names = "--warmup-dir", paramLabel = "DIR",
+      description = "Where the warm-up makes its scratch root (deleted afterwards). Default: "
+          + "/dev/shm when writable, else the system's temporary directory.")
+  Path warmupDir;
+
   @Option(names = "--shutdown-timeout", paramLabel = "SECONDS", defaultValue = "10",
       description = "How long a shutdown waits for calls in flight. Default: ${DEFAULT-VALUE}.")
   long shutdownSeconds;
@@ -64,7 +121,28 @@ final class ServeCommand implements Callable<Integer> {
     ServerConfig d = ServerConfig.defaults();
     ServerConfig config = new ServerConfig(root, snapshotterSocket, criSocket, kind, snapshotterName, differs,
         d.threads(), d.queue(), Duration.ofSeconds(shutdownSeconds));
-    Server server = Server.create(config, Server.localImageManager());
+    if (layersPerPull < 1 || layersInTotal < 1) {
+      throw LaminaException.invalidArgument("--layers-per-pull and --max-concurrent-layers must be at least 1");
+    }
+    if (pullProgressTimeoutSeconds < 1) {
+      throw LaminaException.invalidArgument("--pull-progress-timeout must be at least 1 second");
+    }
+    if (registryConfigDir != null && !Files.isDirectory(registryConfigDir)) {
+      throw LaminaException.invalidArgument("--registry-config-dir " + registryConfigDir + " is not a directory");
+    }
+    for (String ref : pinnedImages) {
+      ImageRef.parse(ref); // a typo fails the start, not every later collection
+    }
+    RegistryOptions d0 = RegistryOptions.defaults();
+    RegistryOptions registry = d0
+        .withHosts(registryConfigDir == null ? HostsConfig.none() : HostsConfig.directory(registryConfigDir))
+        .withTimeouts(d0.connectTimeout(), d0.responseTimeout(), Duration.ofSeconds(pullProgressTimeoutSeconds));
+    Server server = Server.create(config, (c, snapshotter, content) -> LocalImageManager.open(
+        ImageManagerOptions.defaults(c.root())
+            .withConcurrency(layersPerPull, layersInTotal)
+            .withDropCompressedLayers(dropCompressedLayers)
+            .withPinnedReferences(Set.copyOf(pinnedImages)),
+        content, snapshotter, new RegistryClient(registry)));
     Thread hook = new Thread(() -> {
       try {
         server.close();
@@ -72,6 +150,9 @@ final class ServeCommand implements Callable<Integer> {
         System.err.println("lamina: shutdown: " + e.getMessage());
       }
     }, "lamina-shutdown");
+    if (warmup) {
+      warmUp(SnapshotterKind.parse(server.snapshotterName()));
+    }
     try {
       server.start();
     } catch (Exception e) {
@@ -93,6 +174,29 @@ final class ServeCommand implements Callable<Integer> {
     server.awaitTermination();
     Runtime.getRuntime().removeShutdownHook(hook);
     return 0;
+  }
+
+  private void warmUp(SnapshotterKind kind) {
+    Logger log = LoggerFactory.getLogger(ServeCommand.class); // after configureLogging()
+    Path dir = warmupDir != null ? warmupDir : defaultWarmupDir();
+    log.info("warming up: pulling a generated image from a registry on 127.0.0.1 into a scratch root under {}", dir);
+    try {
+      Warmup.Report r = Warmup.run(kind, dir, WARMUP_BUDGET);
+      log.info("warmed up in {} ms: {} pulls of a generated image, {} snapshot operations ({})",
+          r.took().toMillis(), r.pulls(), r.snapshotOperations(), kind.id());
+    } catch (IOException | RuntimeException e) {
+      // Only the first pull gets slower: never a reason not to serve.
+      log.warn("warm-up under {} failed, serving without it: {}", dir, e.toString());
+    }
+  }
+
+  /** Memory when there is a tmpfs for it: deleting the scratch tree from a disk can take seconds. */
+  private static Path defaultWarmupDir() {
+    Path shm = Path.of("/dev/shm");
+    if (Files.isDirectory(shm) && Files.isWritable(shm)) {
+      return shm;
+    }
+    return Path.of(System.getProperty("java.io.tmpdir"));
   }
 
   /** Timestamps and thread names in the daemon's log, unless set otherwise with -D. */

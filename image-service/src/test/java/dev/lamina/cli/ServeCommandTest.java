@@ -1,0 +1,108 @@
+package dev.lamina.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lamina.warmup.GeneratedImage;
+import dev.lamina.warmup.LoopbackRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code lamina serve}'s pull settings, as an operator passes them. */
+class ServeCommandTest {
+  @TempDir Path tmp;
+
+  private record Result(int exit, String out, String err) {}
+
+  private static Result lamina(String... args) {
+    PrintStream oldOut = System.out;
+    PrintStream oldErr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+      int exit = Main.run(args);
+      return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+
+  private String[] serve(String... extra) {
+    List<String> a = new ArrayList<>(List.of("serve", "--root", tmp.resolve("root").toString(), "--socket",
+        tmp.resolve("cri.sock").toString(), "--snapshotter-socket", tmp.resolve("snap.sock").toString(),
+        "--snapshotter", "copying", "--no-warmup"));
+    a.addAll(List.of(extra));
+    return a.toArray(String[]::new);
+  }
+
+  @Test
+  void badSettingsAreRefusedBeforeAnythingIsCreated() {
+    Result noDir = lamina(serve("--registry-config-dir", tmp.resolve("missing").toString()));
+    Result badRef = lamina(serve("--pinned-image", "Not A Reference"));
+    Result zero = lamina(serve("--layers-per-pull", "0"));
+    Result timeout = lamina(serve("--pull-progress-timeout", "0"));
+
+    assertThat(noDir.exit()).isEqualTo(1);
+    assertThat(noDir.err()).contains("--registry-config-dir").contains("missing").contains("not a directory");
+    assertThat(badRef.exit()).isEqualTo(1);
+    assertThat(badRef.err()).contains("Not A Reference");
+    assertThat(zero.exit()).isEqualTo(1);
+    assertThat(zero.err()).contains("--layers-per-pull");
+    assertThat(timeout.exit()).isEqualTo(1);
+    assertThat(timeout.err()).contains("--pull-progress-timeout");
+    assertThat(tmp.resolve("root")).doesNotExist();
+  }
+
+  /**
+   * A registry known only through hosts.toml (its name does not resolve; the file sends it to
+   * 127.0.0.1), and the image pinned by configuration: the pull works and the image is pinned.
+   */
+  @Test
+  void registryConfigDirAndPinnedImagesReachThePulls() throws Exception {
+    GeneratedImage image = GeneratedImage.generate(5, Files.createDirectories(tmp.resolve("blobs")));
+    try (LoopbackRegistry registry = new LoopbackRegistry(image)) {
+      Path hosts = tmp.resolve("hosts");
+      Path host = Files.createDirectories(hosts.resolve("mirror.invalid:5000"));
+      Files.writeString(host.resolve("hosts.toml"), "server = \"http://" + registry.authority() + "\"\n");
+      String ref = "mirror.invalid:5000/" + LoopbackRegistry.REPOSITORY + ":" + LoopbackRegistry.TAG;
+
+      List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-Xmx160m", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+      cmd.addAll(List.of(serve("--registry-config-dir", hosts.toString(), "--pinned-image", ref)));
+      Process daemon = new ProcessBuilder(cmd).redirectErrorStream(true)
+          .redirectOutput(tmp.resolve("serve.log").toFile()).start();
+      try {
+        Path socket = tmp.resolve("cri.sock");
+        for (int i = 0; i < 600 && !Files.exists(socket) && daemon.isAlive(); i++) {
+          Thread.sleep(50);
+        }
+        assertThat(socket).as(Files.readString(tmp.resolve("serve.log"))).exists();
+
+        Result pull = lamina("pull", "--socket", socket.toString(), ref);
+        Result inspect = lamina("inspecti", "--socket", socket.toString(), ref);
+
+        assertThat(pull.exit()).as(pull.err()).isZero();
+        assertThat(pull.out()).contains("sha256:" + image.configDigest().hex());
+        JsonNode status = new ObjectMapper().readTree(inspect.out()).path("status");
+        assertThat(status.path("pinned").asBoolean()).as(inspect.out()).isTrue();
+        assertThat(status.path("repoTags").toString()).contains(ref);
+      } finally {
+        daemon.destroy();
+        assertThat(daemon.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      }
+      assertThat(daemon.exitValue()).as(Files.readString(tmp.resolve("serve.log"))).isZero();
+    }
+  }
+}
