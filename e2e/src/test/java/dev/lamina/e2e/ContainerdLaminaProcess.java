@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code lamina serve} as a child process ({@code java -jar image-service/target/lamina.jar
- * serve ...}), with its output in a log file. {@link #start} returns once the snapshotter socket
- * accepts connections; {@link #stop} sends SIGTERM and, when that is not enough, SIGKILL.
+ * serve ...}), with its output in a log file and its CRI socket beside the snapshotter socket.
+ * {@link #start} returns once the snapshotter socket accepts connections; {@link #stop} sends SIGTERM and, when that is not enough, SIGKILL.
  */
 final class ContainerdLaminaProcess implements AutoCloseable {
   static final Duration START_TIMEOUT = Duration.ofSeconds(90);
@@ -42,15 +42,23 @@ final class ContainerdLaminaProcess implements AutoCloseable {
   }
 
   /**
-   * Starts {@code lamina serve --root root --snapshotter-socket socket --socket <dir>/cri.sock
+   * Starts {@code lamina serve --root root --snapshotter-socket socket --socket <dir>/lamina-cri.sock
    * --snapshotter snapshotter} and waits for the socket.
    */
   static ContainerdLaminaProcess start(Path root, Path socket, String snapshotter, Path log) throws IOException {
+    return start(root, socket, snapshotter, log, List.of());
+  }
+
+  /** The same with options for the JVM ({@code -Dorg.slf4j.simpleLogger.log.dev.lamina=debug}). */
+  static ContainerdLaminaProcess start(Path root, Path socket, String snapshotter, Path log, List<String> jvmOptions)
+      throws IOException {
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-    List<String> cmd = new ArrayList<>(List.of(java.toString(), "-jar", jar().toString(), "serve",
+    List<String> cmd = new ArrayList<>(List.of(java.toString()));
+    cmd.addAll(jvmOptions);
+    cmd.addAll(List.of("-jar", jar().toString(), "serve",
         "--root", root.toString(),
         "--snapshotter-socket", socket.toString(),
-        "--socket", socket.resolveSibling("lamina-cri.sock").toString(),
+        "--socket", criSocket(socket).toString(),
         "--snapshotter", snapshotter));
     ProcessBuilder pb = new ProcessBuilder(cmd)
         .redirectErrorStream(true)
@@ -105,6 +113,15 @@ final class ContainerdLaminaProcess implements AutoCloseable {
 
   Path socket() {
     return socket;
+  }
+
+  /** The CRI image service's socket, beside the snapshotter socket. */
+  Path criSocket() {
+    return criSocket(socket);
+  }
+
+  private static Path criSocket(Path snapshotterSocket) {
+    return snapshotterSocket.resolveSibling("lamina-cri.sock");
   }
 
   Path log() {

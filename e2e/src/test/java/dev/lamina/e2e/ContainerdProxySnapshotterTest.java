@@ -52,7 +52,7 @@ class ContainerdProxySnapshotterTest {
 
   @TempDir static Path tmp;
 
-  private static ContainerdRegistry registry;
+  private static DockerRegistry registry;
   private static ContainerdHarness harness;
   private static ContainerdTestImages.Built image;
   private static String ref;
@@ -81,7 +81,7 @@ class ContainerdProxySnapshotterTest {
   /** Registry, image and containerd+lamina, made once for the class. */
   private static synchronized ContainerdHarness fixture() throws Exception {
     Umoci.assumeInstalled();
-    Assumptions.assumeTrue(ContainerdRegistry.installed(), ContainerdRegistry.MISSING);
+    Assumptions.assumeTrue(DockerRegistry.installed(), DockerRegistry.MISSING);
     Assumptions.assumeTrue(ContainerdTestImages.busyboxIsStatic(),
         ContainerdTestImages.BUSYBOX + " is missing or not static (apt-get install busybox-static)");
     if (fixtureFailure != null) {
@@ -90,7 +90,7 @@ class ContainerdProxySnapshotterTest {
     if (harness == null) {
       try {
         image = ContainerdTestImages.busybox(tmp.resolve("image"), "1");
-        registry = ContainerdRegistry.start(tmp.resolve("registry"));
+        registry = DockerRegistry.start(tmp.resolve("registry"));
         ref = registry.push(image.layout(), image.tag(), "test/img");
         harness = ContainerdHarness.start(tmp.resolve("h"));
       } catch (Exception | Error e) {

@@ -15,18 +15,10 @@ import dev.lamina.containerd.snapshots.v1.UsageRequest;
 import dev.lamina.containerd.snapshots.v1.UsageResponse;
 import dev.lamina.containerd.snapshots.v1.ViewSnapshotRequest;
 import dev.lamina.containerd.types.Mount;
-import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -45,30 +37,14 @@ final class ContainerdSnapshotsClient implements AutoCloseable {
   private static final Metadata.Key<String> NAMESPACE =
       Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER);
 
-  static {
-    // grpc-netty sets SO_KEEPALIVE on every channel, which a unix socket does not know: one warning
-    // per connection otherwise (the daemon silences the same logger)
-    if (System.getProperty("org.slf4j.simpleLogger.log.io.netty.bootstrap") == null) {
-      System.setProperty("org.slf4j.simpleLogger.log.io.netty.bootstrap", "error");
-    }
-  }
-
-  private final EventLoopGroup group;
-  private final ManagedChannel channel;
+  private final UnixSocketChannel channel;
   private final SnapshotsGrpc.SnapshotsBlockingStub stub;
   private final String snapshotter;
 
   private ContainerdSnapshotsClient(Path socket, String namespace, String snapshotter) {
     this.snapshotter = snapshotter == null ? "" : snapshotter;
-    group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("e2e-grpc", true), EpollIoHandler.newFactory());
-    channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-        .channelType(EpollDomainSocketChannel.class)
-        .eventLoopGroup(group)
-        .overrideAuthority("localhost")
-        .usePlaintext()
-        .maxInboundMessageSize(64 << 20)
-        .build();
-    SnapshotsGrpc.SnapshotsBlockingStub s = SnapshotsGrpc.newBlockingStub(channel);
+    channel = UnixSocketChannel.open(socket);
+    SnapshotsGrpc.SnapshotsBlockingStub s = SnapshotsGrpc.newBlockingStub(channel.channel());
     if (namespace != null) {
       Metadata headers = new Metadata();
       headers.put(NAMESPACE, namespace);
@@ -163,12 +139,6 @@ final class ContainerdSnapshotsClient implements AutoCloseable {
 
   @Override
   public void close() {
-    channel.shutdownNow();
-    try {
-      channel.awaitTermination(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    channel.close();
   }
 }

@@ -198,11 +198,17 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
     String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     String hint = "";
     if (kind == ErrorKind.UNAUTHENTICATED) {
+      // The registry client notes a 401 of the registry itself ("no credentials were given", "the
+      // registry refused the credentials"); a token server's 401 comes without. Say it once.
+      String server = credentials.serverAddress().isEmpty() ? "" : " for " + credentials.serverAddress();
       if (credentials.isAnonymous()) {
-        hint = " (no credentials were given: the registry wants some; check the pod's imagePullSecrets)";
+        hint = message.contains("no credentials were given")
+            ? " (the registry wants some; check the pod's imagePullSecrets)"
+            : " (no credentials were given: the registry wants some; check the pod's imagePullSecrets)";
+      } else if (message.contains("the registry refused the")) {
+        hint = server.isEmpty() ? "" : " (credentials given" + server + ")";
       } else {
-        hint = " (the registry refused the credentials given"
-            + (credentials.serverAddress().isEmpty() ? "" : " for " + credentials.serverAddress()) + ")";
+        hint = " (the registry refused the credentials given" + server + ")";
       }
     }
     return new LaminaException(kind, "failed to pull image \"" + ref + "\": " + message + hint, e);

@@ -15,7 +15,8 @@ import java.util.concurrent.ConcurrentMap;
  * Chooses the {@code Authorization} of registry requests. It remembers each host's last challenge, so
  * later requests carry credentials from the start, and caches bearer tokens per (host, scopes,
  * credentials) until their {@code expires_in} runs out. Tokens fetched with one set of credentials
- * never serve a pull with other credentials.
+ * never serve a pull with other credentials, and a token is asked for the scope of the call at
+ * hand (plus what a 401 for that call names), never for a scope remembered from another call.
  */
 final class Authenticator {
   private final TokenFetcher tokenFetcher;
@@ -44,7 +45,10 @@ final class Authenticator {
       return creds.userPass().map(Credentials.UserPass::basicAuthorization).orElse(null);
     }
     if (ch.isBearer()) {
-      List<String> scopes = scopes(ch, scope);
+      // Only the call's own scope: the remembered challenge named the scope of whatever request
+      // met it, most likely another repository of another pull. Should the registry want more
+      // for this call, its 401 says so and onUnauthorized adds it.
+      List<String> scopes = scopes("", scope);
       TokenKey key = new TokenKey(host.authority(), String.join(" ", scopes), creds.fingerprint());
       Token t = tokens.get(key);
       if (t == null || !t.usableAt(options.clock().instant())) {
@@ -80,7 +84,7 @@ final class Authenticator {
       if (!creds.registryToken().isEmpty()) {
         return Optional.empty(); // the caller's token is all there is
       }
-      List<String> scopes = scopes(bearer, scope);
+      List<String> scopes = scopes(bearer.scope(), scope);
       TokenKey key = new TokenKey(host.authority(), String.join(" ", scopes), creds.fingerprint());
       if (sent != null) {
         tokens.computeIfPresent(key, (k, t) -> sent.equals("Bearer " + t.value()) ? null : t);
@@ -106,10 +110,10 @@ final class Authenticator {
     return Optional.empty();
   }
 
-  /** The challenge's scopes and the call's, sorted and without duplicates. */
-  static List<String> scopes(AuthChallenge ch, String scope) {
+  /** A challenge's scopes (space-separated) and the call's, sorted and without duplicates. */
+  static List<String> scopes(String challenged, String scope) {
     TreeSet<String> all = new TreeSet<>();
-    for (String s : ch.scope().split(" ")) {
+    for (String s : challenged.split(" ")) {
       if (!s.isBlank()) {
         all.add(s.trim());
       }

@@ -189,6 +189,23 @@ class CriImageServiceTest {
         .contains("refused the credentials given for docker.io").doesNotContain(PASSWORD);
   }
 
+  /** What the registry client already noted about a 401 is not said a second time. */
+  @Test
+  void theRegistryClientsNoteOnA401IsNotRepeated() {
+    images.failPull(BUSYBOX, new LaminaException(ErrorKind.UNAUTHENTICATED,
+        "resolve docker.io/library/busybox:1.36: registry-1.docker.io answered 401 Unauthorized (no credentials were given)"));
+    String anonymous = failure(() -> pull("busybox:1.36"), Status.Code.UNAUTHENTICATED).getStatus().getDescription();
+    assertThat(anonymous).containsOnlyOnce("no credentials were given").contains("imagePullSecrets");
+
+    images.failPull(BUSYBOX, new LaminaException(ErrorKind.UNAUTHENTICATED,
+        "resolve docker.io/library/busybox:1.36: registry-1.docker.io answered 401 Unauthorized"
+            + " (the registry refused the credentials)"));
+    String refused = failure(() -> pull("busybox:1.36",
+        Api.AuthConfig.newBuilder().setUsername("alice").setPassword(PASSWORD).setServerAddress("docker.io").build()),
+        Status.Code.UNAUTHENTICATED).getStatus().getDescription();
+    assertThat(refused).containsOnlyOnce("refused").contains("docker.io").doesNotContain(PASSWORD);
+  }
+
   @Test
   void unreachableRegistryIsUnavailable() {
     images.failPull("localhost:5999/app:1", new IOException("fetch manifest", new ConnectException("Connection refused")));

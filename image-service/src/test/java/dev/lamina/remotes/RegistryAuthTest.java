@@ -272,4 +272,48 @@ class RegistryAuthTest extends CannedRegistryTestBase {
     shared.withCredentials(Credentials.basic("u2", "p2")).resolve(ref("test/img:v1"));
     assertThat(issued).hasValue(2);
   }
+
+  /**
+   * The challenge a host sent last names the scope of the request that met it, which may be of
+   * another repository (another pull, other credentials): a token for this repository asks for
+   * this repository's scope alone. The gate here is distribution's: the challenge names the
+   * requested repository, and a token is good for the scopes it was issued for.
+   */
+  @Test
+  void aTokenIsAskedForTheCallsRepositoryOnlyNotForOneAnEarlierChallengeNamed() throws Exception {
+    registry.putManifest("other/img", "v1", MediaTypes.OCI_MANIFEST, manifestBytes);
+    Map<String, String> scopesOfToken = new java.util.concurrent.ConcurrentHashMap<>();
+    server.on("/token", (ex, r) -> {
+      String t = "tok-" + issued.incrementAndGet();
+      scopesOfToken.put(t, java.net.URLDecoder.decode(r.query(), StandardCharsets.UTF_8));
+      CannedServer.send(ex, 200, Map.of("Content-Type", "application/json"), "{\"token\":\"" + t + "\"}");
+    });
+    registry.gate = (ex, r) -> {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("/v2/(.+)/(manifests|blobs)/.*").matcher(r.path());
+      String scope = m.matches() ? "repository:" + m.group(1) + ":pull" : "";
+      String auth = r.header("Authorization");
+      if (auth != null && auth.startsWith("Bearer ")
+          && scopesOfToken.getOrDefault(auth.substring(7), "").contains("scope=" + scope)) {
+        return true;
+      }
+      ex.getResponseHeaders().add("WWW-Authenticate", "Bearer realm=\"" + server.url() + "/token\","
+          + "service=\"canned registry\"" + (scope.isEmpty() ? "" : ",scope=\"" + scope + "\""));
+      FakeRegistry.error(ex, 401, "UNAUTHORIZED", "authentication required");
+      return false;
+    };
+    RegistryClient client = client();
+
+    client.resolve(ref("test/img:v1"));
+    client.withCredentials(Credentials.basic("u2", "p2")).resolve(ref("other/img:v1"));
+    client.resolve(ref("other/img:v1"));
+
+    var tokenRequests = server.requests("/token");
+    assertThat(tokenRequests).hasSize(3);
+    assertThat(tokenRequests.get(0).query()).contains("scope=repository%3Atest%2Fimg%3Apull");
+    for (var r : tokenRequests.subList(1, 3)) {
+      assertThat(r.query()).contains("scope=repository%3Aother%2Fimg%3Apull").doesNotContain("test%2Fimg");
+    }
+    // the token asked for up front was the one the registry wanted: no 401 for other/img
+    assertThat(server.requests("/v2/other/img/manifests/v1")).hasSize(2);
+  }
 }
