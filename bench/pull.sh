@@ -144,6 +144,11 @@ skopeo copy -q --dest-tls-verify=false "oci:$image:ref" "docker://127.0.0.1:$por
 skopeo copy -q --dest-tls-verify=false --dest-compress-format zstd --dest-compress "oci:$image:ref" \
   "docker://127.0.0.1:$port/bench/ref:zstd"
 find "$regdir/data" -type f -exec cat {} + > /dev/null
+# lamina reaches the loopback registry over plain http as containerd's --plain-http does: through
+# a hosts.toml, the way an operator configures it.
+hosts="$work/hosts"
+mkdir -p "$hosts/127.0.0.1:$port"
+echo "server = \"http://127.0.0.1:$port\"" > "$hosts/127.0.0.1:$port/hosts.toml"
 
 fresh_fs() {
   grep " $mnt" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
@@ -157,7 +162,7 @@ rss_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 run_lamina() { # format -> "wall cpu rss"
   fresh_fs
-  "$top/bin/lamina" serve --root "$mnt/lamina" --socket "$mnt/lamina.sock" \
+  "$top/bin/lamina" serve --root "$mnt/lamina" --socket "$mnt/lamina.sock" --registry-config-dir "$hosts" \
     --snapshotter-socket "$mnt/snap.sock" > "$work/lamina-serve.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   wait_socket "$mnt/lamina.sock"

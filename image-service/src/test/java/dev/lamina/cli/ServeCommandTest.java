@@ -79,7 +79,7 @@ class ServeCommandTest {
       String ref = "mirror.invalid:5000/" + LoopbackRegistry.REPOSITORY + ":" + LoopbackRegistry.TAG;
 
       List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-Xmx160m", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+          "-Xmx128m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
       cmd.addAll(List.of(serve("--registry-config-dir", hosts.toString(), "--pinned-image", ref)));
       Process daemon = new ProcessBuilder(cmd).redirectErrorStream(true)
           .redirectOutput(tmp.resolve("serve.log").toFile()).start();
