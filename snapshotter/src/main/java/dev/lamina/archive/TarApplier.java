@@ -37,6 +37,8 @@ public final class TarApplier {
 
   private Path root;
   private RootedResolver resolver;
+  /** Finishes small files beside the entry loop; null on one core. */
+  private FileFinisher finisher;
   /** Real paths (relative to the root) written by this layer, and their ancestors. */
   private final Set<String> written = new HashSet<>();
   private final List<String> opaqueDirectories = new ArrayList<>();
@@ -59,17 +61,28 @@ public final class TarApplier {
     }
     this.resolver = new RootedResolver(this.root, posix);
     TarReader reader = new TarReader(tar);
-    TarEntry entry;
-    while ((entry = reader.next()) != null) {
-      try {
-        applyEntry(entry, reader.content());
-      } catch (LaminaException e) {
-        throw e;
-      } catch (PosixException e) {
-        throw new LaminaException(kindOf(e), "tar entry \"" + EntryNames.printable(entry.name()) + "\": "
-            + e.getMessage(), e);
+    finisher = FileFinisher.worthIt() ? new FileFinisher(posix) : null;
+    try {
+      TarEntry entry;
+      while ((entry = reader.next()) != null) {
+        try {
+          applyEntry(entry, reader.content());
+        } catch (LaminaException e) {
+          throw e;
+        } catch (PosixException e) {
+          throw new LaminaException(kindOf(e), "tar entry \"" + EntryNames.printable(entry.name()) + "\": "
+              + e.getMessage(), e);
+        }
+        entries++;
       }
-      entries++;
+      if (finisher != null) {
+        finisher.finish();
+      }
+    } finally {
+      if (finisher != null) {
+        finisher.close();
+        finisher = null;
+      }
     }
     try {
       if (options.whiteouts() == WhiteoutMode.NAIVE) {
@@ -227,16 +240,11 @@ public final class TarApplier {
   }
 
   private void writeFile(TarEntry entry, InputStream content, Path target, String rel) throws IOException {
-    int fd;
-    try {
-      fd = posix.createExclusive(target, 0600);
-    } catch (PosixException e) {
-      if (e.errno() != Errno.EEXIST) {
-        throw e;
-      }
-      replaceExisting(target, rel);
-      fd = posix.createExclusive(target, 0600);
+    if (finisher != null && entry.size() <= FileFinisher.MAX_SIZE && entry.xattrs().isEmpty()) {
+      writeSmallFile(entry, content, target, rel);
+      return;
     }
+    int fd = createReplacing(target, rel);
     boolean ok = false;
     try {
       long left = entry.size();
@@ -270,6 +278,44 @@ public final class TarApplier {
     }
     for (Map.Entry<String, byte[]> x : entry.xattrs().entrySet()) {
       posix.setxattr(target, x.getKey(), x.getValue());
+    }
+  }
+
+  /** Reads the content whole, creates the file and hands both to the finisher. */
+  private void writeSmallFile(TarEntry entry, InputStream content, Path target, String rel) throws IOException {
+    byte[] buf = finisher.buffer();
+    boolean handedOver = false;
+    try {
+      int n = (int) entry.size();
+      for (int done = 0; done < n; ) {
+        int r = content.read(buf, done, n - done);
+        if (r < 0) {
+          throw LaminaException.invalidArgument("truncated content of " + entry.name());
+        }
+        done += r;
+      }
+      int fd = createReplacing(target, rel);
+      contentBytes += n;
+      handedOver = true;
+      finisher.submit(new FileFinisher.Job(fd, target, entry.name(), buf, n, options.sameOwner(), entry.uid(),
+          entry.gid(), entry.mode(), entry.mtimeNanos(), null));
+    } finally {
+      if (!handedOver) {
+        finisher.release(buf);
+      }
+    }
+  }
+
+  /** A new empty file at {@code target} (mode 0600 until finished), replacing what is in the way. */
+  private int createReplacing(Path target, String rel) throws IOException {
+    try {
+      return posix.createExclusive(target, 0600);
+    } catch (PosixException e) {
+      if (e.errno() != Errno.EEXIST) {
+        throw e;
+      }
+      replaceExisting(target, rel);
+      return posix.createExclusive(target, 0600);
     }
   }
 
@@ -429,7 +475,7 @@ public final class TarApplier {
     }
   }
 
-  private static ErrorKind kindOf(PosixException e) {
+  static ErrorKind kindOf(PosixException e) {
     return switch (e.errno()) {
       case Errno.EPERM, Errno.EACCES -> ErrorKind.PERMISSION_DENIED;
       case Errno.ENOENT -> ErrorKind.NOT_FOUND;
