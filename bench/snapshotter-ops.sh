@@ -61,7 +61,7 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- daemons
-LC_ALL=C.UTF-8 java -jar "$jar" serve --root "$work/lamina-root" --snapshotter-socket "$work/lamina.sock" \
+LAMINA_JAR="$jar" "$top/bin/lamina" serve --root "$work/lamina-root" --snapshotter-socket "$work/lamina.sock" \
   --socket "$work/lamina-cri.sock" --snapshotter overlay >"$work/lamina.log" 2>&1 &
 lamina_pid=$!
 # lamina first: containerd dials its proxy lazily, but a first dial that fails puts the connection
