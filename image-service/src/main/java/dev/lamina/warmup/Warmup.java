@@ -1,12 +1,11 @@
 package dev.lamina.warmup;
 
-import com.google.protobuf.MessageLite;
-import com.google.protobuf.Parser;
 import dev.lamina.containerd.snapshots.v1.CommitSnapshotRequest;
 import dev.lamina.containerd.snapshots.v1.ListSnapshotsRequest;
 import dev.lamina.containerd.snapshots.v1.MountsRequest;
 import dev.lamina.containerd.snapshots.v1.PrepareSnapshotRequest;
 import dev.lamina.containerd.snapshots.v1.RemoveSnapshotRequest;
+import dev.lamina.containerd.snapshots.v1.SnapshotsGrpc;
 import dev.lamina.containerd.snapshots.v1.StatSnapshotRequest;
 import dev.lamina.containerd.snapshots.v1.UsageRequest;
 import dev.lamina.containerd.snapshots.v1.ViewSnapshotRequest;
@@ -19,16 +18,28 @@ import dev.lamina.remotes.RegistryOptions;
 import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.remotes.hosts.HostsConfig;
 import dev.lamina.server.SnapshotterKind;
+import dev.lamina.services.ErrorMappingInterceptor;
 import dev.lamina.services.SnapshotsService;
 import dev.lamina.snapshots.Snapshotter;
 import dev.lamina.snapshots.copying.CopyingSnapshotter;
 import dev.lamina.snapshots.overlay.OverlaySnapshotter;
-import io.grpc.stub.StreamObserver;
+import io.grpc.ManagedChannel;
+import io.grpc.ServerInterceptors;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.function.BiConsumer;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs what the daemon's first requests will run, before it serves them: the JVM compiles code
@@ -36,7 +47,8 @@ import java.util.function.BiConsumer;
  * pull interpreting and compiling (about 5 CPU-seconds on a 600 MB image). The warm-up pulls a
  * generated image (gzip and zstd layers, whiteouts, links: {@link GeneratedImage}) from a
  * registry on 127.0.0.1 that it starts itself, several times, into a scratch root of the same
- * snapshotter kind, then runs chains of snapshot operations through the Snapshots service there.
+ * snapshotter kind, then runs chains of snapshot operations through the Snapshots service there, over a unix
+ * socket of its own.
  * Nothing it does touches the daemon's own state; the scratch directory is deleted afterwards.
  */
 public final class Warmup {
@@ -70,7 +82,7 @@ public final class Warmup {
           LoopbackRegistry registry = new LoopbackRegistry(
               GeneratedImage.generate(1, Files.createDirectories(scratch.resolve("registry"))))) {
         pulls = pulls(registry, scratch, root, content, snapshotter, deadline);
-        ops = snapshotOperations(snapshotter, deadline);
+        ops = snapshotOperations(snapshotter, scratch, deadline);
       }
       return new Report(pulls, ops, Duration.ofNanos(System.nanoTime() - start));
     } finally {
@@ -98,9 +110,48 @@ public final class Warmup {
     return pulls;
   }
 
-  /** A chain of prepare, mounts, stat, usage, commit, view, mounts, remove; then a list and removes. */
-  private static int snapshotOperations(Snapshotter snapshotter, long deadline) throws IOException {
-    SnapshotsService s = new SnapshotsService(snapshotter, null);
+  /**
+   * A chain of prepare, mounts, stat, usage, commit, view, mounts, remove; then a list and
+   * removes: each a real call through a gRPC server on a unix socket in the scratch directory,
+   * built as the daemon's is (netty epoll, the error-mapping interceptor), so the transport is
+   * compiled too.
+   */
+  private static int snapshotOperations(Snapshotter snapshotter, Path scratch, long deadline) throws IOException {
+    Path socket = scratch.resolve("warmup.sock");
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("lamina-warmup-io", true),
+        EpollIoHandler.newFactory());
+    io.grpc.Server server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        .channelType(EpollServerDomainSocketChannel.class)
+        .bossEventLoopGroup(group)
+        .workerEventLoopGroup(group)
+        .addService(ServerInterceptors.intercept(new SnapshotsService(snapshotter, null),
+            new ErrorMappingInterceptor()))
+        .build()
+        .start();
+    ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        .channelType(EpollDomainSocketChannel.class)
+        .eventLoopGroup(group)
+        .overrideAuthority("localhost")
+        .usePlaintext()
+        .build();
+    try {
+      return snapshotOperations(SnapshotsGrpc.newBlockingStub(channel), deadline);
+    } catch (StatusRuntimeException e) {
+      throw new IOException("warm-up call failed: " + e.getStatus(), e);
+    } finally {
+      channel.shutdownNow();
+      server.shutdownNow();
+      try {
+        channel.awaitTermination(5, TimeUnit.SECONDS);
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
+
+  private static int snapshotOperations(SnapshotsGrpc.SnapshotsBlockingStub s, long deadline) {
     int ops = 0;
     String parent = "";
     int built = 0;
@@ -108,56 +159,24 @@ public final class Warmup {
       String key = "warmup-active-" + built;
       String name = "warmup-" + built;
       String view = "warmup-view-" + built;
-      call(s::prepare, PrepareSnapshotRequest.newBuilder().setKey(key).setParent(parent).putLabels(LABEL, "true")
-          .build(), PrepareSnapshotRequest.parser());
-      call(s::mounts, MountsRequest.newBuilder().setKey(key).build(), MountsRequest.parser());
-      call(s::stat, StatSnapshotRequest.newBuilder().setKey(key).build(), StatSnapshotRequest.parser());
-      call(s::usage, UsageRequest.newBuilder().setKey(key).build(), UsageRequest.parser());
-      call(s::commit, CommitSnapshotRequest.newBuilder().setName(name).setKey(key).putLabels(LABEL, "true").build(),
-          CommitSnapshotRequest.parser());
-      call(s::view, ViewSnapshotRequest.newBuilder().setKey(view).setParent(name).build(),
-          ViewSnapshotRequest.parser());
-      call(s::mounts, MountsRequest.newBuilder().setKey(view).build(), MountsRequest.parser());
-      call(s::remove, RemoveSnapshotRequest.newBuilder().setKey(view).build(), RemoveSnapshotRequest.parser());
+      s.prepare(PrepareSnapshotRequest.newBuilder().setKey(key).setParent(parent).putLabels(LABEL, "true").build());
+      s.mounts(MountsRequest.newBuilder().setKey(key).build());
+      s.stat(StatSnapshotRequest.newBuilder().setKey(key).build());
+      s.usage(UsageRequest.newBuilder().setKey(key).build());
+      s.commit(CommitSnapshotRequest.newBuilder().setName(name).setKey(key).putLabels(LABEL, "true").build());
+      s.view(ViewSnapshotRequest.newBuilder().setKey(view).setParent(name).build());
+      s.mounts(MountsRequest.newBuilder().setKey(view).build());
+      s.remove(RemoveSnapshotRequest.newBuilder().setKey(view).build());
       ops += 8;
       parent = name;
       built++;
     }
-    call(s::list, ListSnapshotsRequest.newBuilder().build(), ListSnapshotsRequest.parser());
+    s.list(ListSnapshotsRequest.newBuilder().build()).forEachRemaining(r -> { });
     ops++;
     for (int i = built - 1; i >= 0; i--) {
-      call(s::remove, RemoveSnapshotRequest.newBuilder().setKey("warmup-" + i).build(),
-          RemoveSnapshotRequest.parser());
+      s.remove(RemoveSnapshotRequest.newBuilder().setKey("warmup-" + i).build());
       ops++;
     }
     return ops;
-  }
-
-  /** One call as the server makes it: the request decoded from bytes, the response encoded. */
-  private static <Q extends MessageLite, R extends MessageLite> void call(BiConsumer<Q, StreamObserver<R>> method,
-      Q request, Parser<Q> parser) throws IOException {
-    Q decoded = parser.parseFrom(request.toByteArray());
-    Outcome<R> outcome = new Outcome<>();
-    method.accept(decoded, outcome);
-    if (outcome.error != null) {
-      throw new IOException("warm-up call failed: " + outcome.error.getMessage(), outcome.error);
-    }
-  }
-
-  private static final class Outcome<R extends MessageLite> implements StreamObserver<R> {
-    Throwable error;
-
-    @Override
-    public void onNext(R value) {
-      value.toByteArray();
-    }
-
-    @Override
-    public void onError(Throwable t) {
-      error = t;
-    }
-
-    @Override
-    public void onCompleted() {}
   }
 }
