@@ -27,16 +27,18 @@ final class FileFinisher implements AutoCloseable {
   static final int MAX_SIZE = 64 * 1024;
   private static final int BUFFERS = 16;
 
-  /** One file to finish; {@code buffer} returns to the pool afterwards. */
-  record Job(int fd, Path target, String entryName, byte[] buffer, int length, boolean chown, int uid, int gid,
-      int mode, long mtimeNanos, CountDownLatch barrier) {}
+  /** One file to finish, its content in {@code buffer} (which returns to the pool afterwards). */
+  record Job(int fd, Path target, TarEntry entry, byte[] buffer, boolean sameOwner) {}
+
+  /** Counted down by the thread when it takes it: every job queued before is done. */
+  private record Barrier(CountDownLatch done) {}
 
   private final Posix posix;
   private final BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(BUFFERS);
-  private final BlockingQueue<Job> jobs = new ArrayBlockingQueue<>(BUFFERS + 1);
+  /** Jobs and barriers, in order. */
+  private final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(BUFFERS + 1);
   private final Thread thread;
   private volatile IOException failure;
-  private volatile boolean stopping;
 
   FileFinisher(Posix posix) {
     this.posix = posix;
@@ -71,32 +73,26 @@ final class FileFinisher implements AutoCloseable {
 
   /** Hands the open file over; from here on this class closes {@code job.fd()}. */
   void submit(Job job) throws IOException {
-    put(job);
+    try {
+      queue.put(job);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      closeQuietly(job.fd());
+      throw new InterruptedIOException("interrupted handing over " + job.entry().name());
+    }
   }
 
   /** Waits until every file submitted is finished; throws the first failure. */
   void finish() throws IOException {
-    CountDownLatch done = new CountDownLatch(1);
-    put(new Job(-1, null, null, null, 0, false, 0, 0, 0, 0, done));
+    Barrier barrier = new Barrier(new CountDownLatch(1));
     try {
-      done.await();
+      queue.put(barrier);
+      barrier.done().await();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted waiting for files to be written");
     }
     rethrow();
-  }
-
-  private void put(Job job) throws IOException {
-    try {
-      jobs.put(job);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      if (job.fd() >= 0) {
-        closeQuietly(job.fd());
-      }
-      throw new InterruptedIOException("interrupted handing over " + job.entryName());
-    }
   }
 
   private void rethrow() throws IOException {
@@ -106,22 +102,21 @@ final class FileFinisher implements AutoCloseable {
     }
   }
 
+  /** Until {@link #close} interrupts it: the only interrupt there is. */
   private void run() {
     while (true) {
-      Job job;
+      Object next;
       try {
-        job = jobs.take();
+        next = queue.take();
       } catch (InterruptedException e) {
-        if (stopping) {
-          drainClosing();
-          return;
-        }
+        drainClosing();
+        return;
+      }
+      if (next instanceof Barrier b) {
+        b.done().countDown();
         continue;
       }
-      if (job.barrier() != null) {
-        job.barrier().countDown();
-        continue;
-      }
+      Job job = (Job) next;
       try {
         if (failure == null) {
           write(job);
@@ -137,37 +132,32 @@ final class FileFinisher implements AutoCloseable {
   private void write(Job job) {
     boolean closed = false;
     try {
-      posix.write(job.fd(), job.buffer(), job.length(), job.target());
-      if (job.chown()) {
-        posix.fchown(job.fd(), job.uid(), job.gid(), job.target());
-      }
-      // After chown: chown clears setuid and setgid.
-      posix.fchmod(job.fd(), job.mode(), job.target());
-      posix.futimes(job.fd(), job.mtimeNanos(), job.mtimeNanos(), job.target());
+      posix.write(job.fd(), job.buffer(), (int) job.entry().size(), job.target());
+      TarApplier.setAttributes(posix, job.fd(), job.entry(), job.sameOwner(), job.target());
       closed = true;
       posix.close(job.fd(), job.target());
     } catch (PosixException e) {
       if (!closed) {
         closeQuietly(job.fd());
       }
-      failure = new LaminaException(TarApplier.kindOf(e), "tar entry \"" + EntryNames.printable(job.entryName()) + "\": "
-          + e.getMessage(), e);
+      failure = TarApplier.entryFailed(job.entry(), e);
     } catch (RuntimeException e) {
+      // not left to kill the thread: finish() would wait for it forever
       if (!closed) {
         closeQuietly(job.fd());
       }
-      failure = new LaminaException(ErrorKind.INTERNAL, "tar entry \"" + EntryNames.printable(job.entryName())
-          + "\": " + e, e);
+      failure = new LaminaException(ErrorKind.INTERNAL, "tar entry \""
+          + EntryNames.printable(job.entry().name()) + "\": " + e, e);
     }
   }
 
   private void drainClosing() {
-    Job job;
-    while ((job = jobs.poll()) != null) {
-      if (job.barrier() != null) {
-        job.barrier().countDown();
+    Object next;
+    while ((next = queue.poll()) != null) {
+      if (next instanceof Barrier b) {
+        b.done().countDown();
       } else {
-        closeQuietly(job.fd());
+        closeQuietly(((Job) next).fd());
       }
     }
   }
@@ -186,7 +176,6 @@ final class FileFinisher implements AutoCloseable {
    */
   @Override
   public void close() {
-    stopping = true;
     thread.interrupt();
     boolean interrupted = false;
     while (thread.isAlive()) {

@@ -70,8 +70,7 @@ public final class TarApplier {
         } catch (LaminaException e) {
           throw e;
         } catch (PosixException e) {
-          throw new LaminaException(kindOf(e), "tar entry \"" + EntryNames.printable(entry.name()) + "\": "
-              + e.getMessage(), e);
+          throw entryFailed(entry, e);
         }
         entries++;
       }
@@ -257,13 +256,7 @@ public final class TarApplier {
         left -= r;
         contentBytes += r;
       }
-      if (options.sameOwner()) {
-        posix.fchown(fd, entry.uid(), entry.gid(), target);
-      }
-      // After chown: chown clears setuid and setgid.
-      posix.fchmod(fd, entry.mode(), target);
-      // Setting xattrs later changes only ctime, so the mtime can be set here, on the descriptor.
-      posix.futimes(fd, entry.mtimeNanos(), entry.mtimeNanos(), target);
+      setAttributes(posix, fd, entry, options.sameOwner(), target);
       ok = true;
     } finally {
       if (ok) {
@@ -287,23 +280,38 @@ public final class TarApplier {
     boolean handedOver = false;
     try {
       int n = (int) entry.size();
-      for (int done = 0; done < n; ) {
-        int r = content.read(buf, done, n - done);
-        if (r < 0) {
-          throw LaminaException.invalidArgument("truncated content of " + entry.name());
-        }
-        done += r;
+      if (content.readNBytes(buf, 0, n) < n) {
+        throw LaminaException.invalidArgument("truncated content of " + entry.name());
       }
       int fd = createReplacing(target, rel);
       contentBytes += n;
       handedOver = true;
-      finisher.submit(new FileFinisher.Job(fd, target, entry.name(), buf, n, options.sameOwner(), entry.uid(),
-          entry.gid(), entry.mode(), entry.mtimeNanos(), null));
+      finisher.submit(new FileFinisher.Job(fd, target, entry, buf, options.sameOwner()));
     } finally {
       if (!handedOver) {
         finisher.release(buf);
       }
     }
+  }
+
+  /**
+   * Owner, mode and times of a regular file, on its descriptor, once its content is written:
+   * chown clears setuid and setgid, so the mode comes after it; xattrs set later change only the
+   * ctime, so the mtime can be set here.
+   */
+  static void setAttributes(Posix posix, int fd, TarEntry entry, boolean sameOwner, Path target)
+      throws PosixException {
+    if (sameOwner) {
+      posix.fchown(fd, entry.uid(), entry.gid(), target);
+    }
+    posix.fchmod(fd, entry.mode(), target);
+    posix.futimes(fd, entry.mtimeNanos(), entry.mtimeNanos(), target);
+  }
+
+  /** A system call refused for {@code entry}, as the apply reports it. */
+  static LaminaException entryFailed(TarEntry entry, PosixException e) {
+    return new LaminaException(kindOf(e), "tar entry \"" + EntryNames.printable(entry.name()) + "\": "
+        + e.getMessage(), e);
   }
 
   /** A new empty file at {@code target} (mode 0600 until finished), replacing what is in the way. */
@@ -475,7 +483,7 @@ public final class TarApplier {
     }
   }
 
-  static ErrorKind kindOf(PosixException e) {
+  private static ErrorKind kindOf(PosixException e) {
     return switch (e.errno()) {
       case Errno.EPERM, Errno.EACCES -> ErrorKind.PERMISSION_DENIED;
       case Errno.ENOENT -> ErrorKind.NOT_FOUND;
