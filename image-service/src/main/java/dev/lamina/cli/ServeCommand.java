@@ -2,9 +2,7 @@ package dev.lamina.cli;
 
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManagerOptions;
-import dev.lamina.images.LocalImageManager;
 import dev.lamina.remotes.ImageRef;
-import dev.lamina.remotes.RegistryClient;
 import dev.lamina.remotes.RegistryOptions;
 import dev.lamina.remotes.hosts.HostsConfig;
 import dev.lamina.server.Server;
@@ -137,12 +135,10 @@ final class ServeCommand implements Callable<Integer> {
     RegistryOptions registry = d0
         .withHosts(registryConfigDir == null ? HostsConfig.none() : HostsConfig.directory(registryConfigDir))
         .withTimeouts(d0.connectTimeout(), d0.responseTimeout(), Duration.ofSeconds(pullProgressTimeoutSeconds));
-    Server server = Server.create(config, (c, snapshotter, content) -> LocalImageManager.open(
-        ImageManagerOptions.defaults(c.root())
-            .withConcurrency(layersPerPull, layersInTotal)
-            .withDropCompressedLayers(dropCompressedLayers)
-            .withPinnedReferences(Set.copyOf(pinnedImages)),
-        content, snapshotter, new RegistryClient(registry)));
+    Server server = Server.create(config, Server.localImageManager(o -> o
+        .withConcurrency(layersPerPull, layersInTotal)
+        .withDropCompressedLayers(dropCompressedLayers)
+        .withPinnedReferences(Set.copyOf(pinnedImages)), registry));
     Thread hook = new Thread(() -> {
       try {
         server.close();

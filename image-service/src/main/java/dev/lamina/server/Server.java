@@ -11,6 +11,7 @@ import dev.lamina.images.ImageManagerOptions;
 import dev.lamina.images.LocalImageManager;
 import dev.lamina.processor.StreamProcessors;
 import dev.lamina.remotes.RegistryClient;
+import dev.lamina.remotes.RegistryOptions;
 import dev.lamina.services.DiffService;
 import dev.lamina.services.Differ;
 import dev.lamina.services.ErrorMappingInterceptor;
@@ -29,8 +30,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.Closeable;
 import java.io.IOException;
@@ -45,6 +44,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -117,12 +117,15 @@ public final class Server implements Closeable {
 
   /**
    * lamina's own image manager ({@link LocalImageManager}) over the state {@link #create} opened:
-   * image records in {@code <root>/metadata.db}, registries reached with the registry client's
-   * defaults. Pass it to {@link #create(ServerConfig, ImageManagerFactory)} to serve the CRI socket.
+   * image records in {@code <root>/metadata.db}, the options {@code settings} makes of the
+   * defaults for the root, registries reached with {@code registry}. Pass it to
+   * {@link #create(ServerConfig, ImageManagerFactory)} to serve the CRI socket.
    */
-  public static ImageManagerFactory localImageManager() {
-    return (config, snapshotter, content) -> LocalImageManager.open(ImageManagerOptions.defaults(config.root()),
-        content, snapshotter, RegistryClient.create());
+  public static ImageManagerFactory localImageManager(UnaryOperator<ImageManagerOptions> settings,
+      RegistryOptions registry) {
+    return (config, snapshotter, content) -> LocalImageManager.open(
+        settings.apply(ImageManagerOptions.defaults(config.root())), content, snapshotter,
+        new RegistryClient(registry));
   }
 
   /** Opens the state and wires the snapshotter socket's services; no CRI socket (no image manager). */
@@ -240,10 +243,7 @@ public final class Server implements Closeable {
       try {
         for (Endpoint e : endpoints) {
           UnixSockets.prepare(e.socket());
-          NettyServerBuilder b = NettyServerBuilder.forAddress(new DomainSocketAddress(e.socket().toString()))
-              .channelType(EpollServerDomainSocketChannel.class)
-              .bossEventLoopGroup(boss)
-              .workerEventLoopGroup(workers)
+          NettyServerBuilder b = UnixSockets.serverBuilder(e.socket(), boss, workers)
               .executor(executor)
               .maxConcurrentCallsPerConnection(config.threads() + config.queue())
               .addService(health.getHealthService());
