@@ -16,16 +16,14 @@ import com.google.protobuf.MessageOrBuilder;
 import dev.lamina.cri.runtime.v1.ImageServiceGrpc;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.server.UnixSockets;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.math.BigDecimal;
@@ -95,12 +93,7 @@ final class CriClient implements AutoCloseable {
     this.socket = socket;
     this.loop = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("lamina-cli", true),
         EpollIoHandler.newFactory());
-    this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-        .channelType(EpollDomainSocketChannel.class)
-        .eventLoopGroup(loop)
-        .usePlaintext()
-        .maxInboundMessageSize(64 << 20)
-        .build();
+    this.channel = UnixSockets.channel(socket, loop);
   }
 
   /**

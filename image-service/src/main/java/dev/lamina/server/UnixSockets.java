@@ -3,6 +3,13 @@ package dev.lamina.server;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.posix.FileStat;
 import dev.lamina.posix.Posix;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
@@ -13,14 +20,35 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 import java.util.Set;
 
-/** Preparing and tidying the files of listening unix sockets. */
-final class UnixSockets {
+/**
+ * gRPC over unix sockets (grpc-netty on epoll), and preparing and tidying the files of listening
+ * sockets.
+ */
+public final class UnixSockets {
   /** What {@code sun_path} holds, less the terminating NUL. */
   static final int MAX_PATH = 107;
   static final Set<PosixFilePermission> SOCKET_MODE = PosixFilePermissions.fromString("rw-rw----");
   private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx--x--x");
 
   private UnixSockets() {}
+
+  /** A gRPC server builder for {@code socket}, its connections accepted and served on the groups. */
+  public static NettyServerBuilder serverBuilder(Path socket, EventLoopGroup boss, EventLoopGroup workers) {
+    return NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        .channelType(EpollServerDomainSocketChannel.class)
+        .bossEventLoopGroup(boss)
+        .workerEventLoopGroup(workers);
+  }
+
+  /** A plaintext gRPC channel to {@code socket}, on {@code loop}; replies up to 64 MiB. */
+  public static ManagedChannel channel(Path socket, EventLoopGroup loop) {
+    return NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        .channelType(EpollDomainSocketChannel.class)
+        .eventLoopGroup(loop)
+        .usePlaintext()
+        .maxInboundMessageSize(64 << 20)
+        .build();
+  }
 
   /**
    * Makes {@code socket} bindable: creates its directory (0711) when missing and removes a stale

@@ -18,6 +18,7 @@ import dev.lamina.remotes.RegistryOptions;
 import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.remotes.hosts.HostsConfig;
 import dev.lamina.server.SnapshotterKind;
+import dev.lamina.server.UnixSockets;
 import dev.lamina.services.ErrorMappingInterceptor;
 import dev.lamina.services.SnapshotsService;
 import dev.lamina.snapshots.Snapshotter;
@@ -26,14 +27,9 @@ import dev.lamina.snapshots.overlay.OverlaySnapshotter;
 import io.grpc.ManagedChannel;
 import io.grpc.ServerInterceptors;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -120,20 +116,12 @@ public final class Warmup {
     Path socket = scratch.resolve("warmup.sock");
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("lamina-warmup-io", true),
         EpollIoHandler.newFactory());
-    io.grpc.Server server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-        .channelType(EpollServerDomainSocketChannel.class)
-        .bossEventLoopGroup(group)
-        .workerEventLoopGroup(group)
+    io.grpc.Server server = UnixSockets.serverBuilder(socket, group, group)
         .addService(ServerInterceptors.intercept(new SnapshotsService(snapshotter, null),
             new ErrorMappingInterceptor()))
         .build()
         .start();
-    ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-        .channelType(EpollDomainSocketChannel.class)
-        .eventLoopGroup(group)
-        .overrideAuthority("localhost")
-        .usePlaintext()
-        .build();
+    ManagedChannel channel = UnixSockets.channel(socket, group);
     try {
       return snapshotOperations(SnapshotsGrpc.newBlockingStub(channel), deadline);
     } catch (StatusRuntimeException e) {
