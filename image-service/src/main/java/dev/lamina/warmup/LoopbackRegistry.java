@@ -48,69 +48,61 @@ public final class LoopbackRegistry implements Closeable {
   private void handle(HttpExchange ex) throws IOException {
     try (ex) {
       String path = ex.getRequestURI().getPath();
-      GeneratedImage current = image;
       String manifests = "/v2/" + REPOSITORY + "/manifests/";
       String blobs = "/v2/" + REPOSITORY + "/blobs/";
       if (path.equals("/v2/")) {
-        reply(ex, 200, "application/json", "{}".getBytes(), null);
+        reply(ex, 200, "application/json", null, "{}".getBytes());
       } else if (path.startsWith(manifests)) {
         String ref = path.substring(manifests.length());
-        String digest = current.manifestDigest().toString();
+        String digest = image.manifestDigest().toString();
         if (ref.equals(TAG) || ref.equals(digest)) {
-          reply(ex, 200, GeneratedImage.MANIFEST_TYPE, current.manifest(), digest);
+          reply(ex, 200, GeneratedImage.MANIFEST_TYPE, digest, image.manifest());
         } else {
-          reply(ex, 404, "application/json", new byte[0], null);
+          reply(ex, 404, "application/json", null, new byte[0]);
         }
       } else if (path.startsWith(blobs)) {
         String digest = path.substring(blobs.length());
-        Path layer = current.layers().get(digest);
-        if (digest.equals(current.configDigest().toString())) {
-          reply(ex, 200, "application/octet-stream", current.config(), digest);
+        Path layer = image.layers().get(digest);
+        if (digest.equals(image.configDigest().toString())) {
+          reply(ex, 200, "application/octet-stream", digest, image.config());
         } else if (layer != null) {
-          replyFile(ex, layer, digest);
+          reply(ex, 200, "application/octet-stream", digest, Files.size(layer), out -> Files.copy(layer, out));
         } else {
-          reply(ex, 404, "application/json", new byte[0], null);
+          reply(ex, 404, "application/json", null, new byte[0]);
         }
       } else {
-        reply(ex, 404, "application/json", new byte[0], null);
+        reply(ex, 404, "application/json", null, new byte[0]);
       }
     }
   }
 
-  private static void reply(HttpExchange ex, int status, String type, byte[] body, String digest) throws IOException {
+  private interface Body {
+    void writeTo(OutputStream out) throws IOException;
+  }
+
+  private static void reply(HttpExchange ex, int status, String type, String digest, byte[] body) throws IOException {
+    reply(ex, status, type, digest, body.length, out -> out.write(body));
+  }
+
+  /** Headers as docker-registry sends them; no body for HEAD or an empty one. */
+  private static void reply(HttpExchange ex, int status, String type, String digest, long length, Body body)
+      throws IOException {
     Map<String, List<String>> h = ex.getResponseHeaders();
     h.put("Content-Type", List.of(type));
     h.put("Docker-Distribution-API-Version", List.of("registry/2.0"));
     if (digest != null) {
       h.put("Docker-Content-Digest", List.of(digest));
     }
-    boolean head = ex.getRequestMethod().equals("HEAD");
-    if (head) {
-      h.put("Content-Length", List.of(Integer.toString(body.length)));
+    if (ex.getRequestMethod().equals("HEAD")) {
+      h.put("Content-Length", List.of(Long.toString(length)));
       ex.sendResponseHeaders(status, -1);
       return;
     }
-    ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-    if (body.length > 0) {
+    ex.sendResponseHeaders(status, length == 0 ? -1 : length);
+    if (length > 0) {
       try (OutputStream out = ex.getResponseBody()) {
-        out.write(body);
+        body.writeTo(out);
       }
-    }
-  }
-
-  private static void replyFile(HttpExchange ex, Path file, String digest) throws IOException {
-    long size = Files.size(file);
-    Map<String, List<String>> h = ex.getResponseHeaders();
-    h.put("Content-Type", List.of("application/octet-stream"));
-    h.put("Docker-Content-Digest", List.of(digest));
-    if (ex.getRequestMethod().equals("HEAD")) {
-      h.put("Content-Length", List.of(Long.toString(size)));
-      ex.sendResponseHeaders(200, -1);
-      return;
-    }
-    ex.sendResponseHeaders(200, size);
-    try (OutputStream out = ex.getResponseBody()) {
-      Files.copy(file, out);
     }
   }
 
