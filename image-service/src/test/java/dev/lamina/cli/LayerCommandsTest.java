@@ -7,9 +7,7 @@ import dev.lamina.archive.TarWriter;
 import dev.lamina.fstest.FsTree;
 import dev.lamina.fstest.TreeAssert;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,22 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 class LayerCommandsTest {
   @TempDir Path tmp;
 
-  private record Result(int exit, String out, String err) {}
-
-  private static Result lamina(String... args) {
-    PrintStream oldOut = System.out;
-    PrintStream oldErr = System.err;
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    try {
-      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-      int exit = Main.run(args);
-      return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    } finally {
-      System.setOut(oldOut);
-      System.setErr(oldErr);
-    }
+  private static CommandRun lamina(String... args) {
+    return CommandRun.of(args);
   }
 
   private static String field(String json, String name) {
@@ -61,7 +45,7 @@ class LayerCommandsTest {
         FsTree.symlink("bin/link", "new"));
     Path layer = tmp.resolve("out/layer.tar.zst");
 
-    Result diff = lamina("layer", "diff", "--compression", "zstd", "--json", lower.toString(), upper.toString(),
+    CommandRun diff = lamina("layer", "diff", "--compression", "zstd", "--json", lower.toString(), upper.toString(),
         "--output", layer.toString());
     assertThat(diff.exit()).as(diff.err()).isZero();
     assertThat(field(diff.out(), "digest")).isEqualTo(sha256(layer));
@@ -74,7 +58,7 @@ class LayerCommandsTest {
         again.toString()).exit()).isZero();
     assertThat(Files.readAllBytes(again)).isEqualTo(Files.readAllBytes(layer));
 
-    Result apply = lamina("layer", "apply", "--json", "--diff-id", field(diff.out(), "diffId"), lower.toString(),
+    CommandRun apply = lamina("layer", "apply", "--json", "--diff-id", field(diff.out(), "diffId"), lower.toString(),
         layer.toString());
     assertThat(apply.exit()).as(apply.err()).isZero();
     assertThat(field(apply.out(), "diffId")).isEqualTo(field(diff.out(), "diffId"));
@@ -86,7 +70,7 @@ class LayerCommandsTest {
   void applyPrintsAReadableSummary() throws Exception {
     Path layer = tmp.resolve("l.tar");
     writeTar(layer, TarEntry.file("hello", 5, 0644, 0, 0, 0), "world");
-    Result r = lamina("layer", "apply", tmp.resolve("dir").toString(), layer.toString());
+    CommandRun r = lamina("layer", "apply", tmp.resolve("dir").toString(), layer.toString());
     assertThat(r.exit()).as(r.err()).isZero();
     assertThat(r.out()).contains("diff id      " + sha256(layer)).contains("entries      1");
     assertThat(Files.readString(tmp.resolve("dir/hello"))).isEqualTo("world");
@@ -96,7 +80,7 @@ class LayerCommandsTest {
   void hostileLayerExitsNonZeroNamingTheEntryAndWritesNothingOutside() throws Exception {
     Path layer = tmp.resolve("evil.tar");
     writeTar(layer, TarEntry.file("../escaped", 4, 0644, 0, 0, 0), "pwnd");
-    Result r = lamina("layer", "apply", tmp.resolve("dir").toString(), layer.toString());
+    CommandRun r = lamina("layer", "apply", tmp.resolve("dir").toString(), layer.toString());
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.err()).contains("../escaped").contains("escapes the root");
     assertThat(tmp.resolve("escaped")).doesNotExist();
@@ -107,22 +91,22 @@ class LayerCommandsTest {
     Path layer = tmp.resolve("l.tar");
     writeTar(layer, TarEntry.file("f", 1, 0644, 0, 0, 0), "x");
     String wrong = "sha256:" + "0".repeat(64);
-    Result r = lamina("layer", "apply", "--diff-id", wrong, tmp.resolve("dir").toString(), layer.toString());
+    CommandRun r = lamina("layer", "apply", "--diff-id", wrong, tmp.resolve("dir").toString(), layer.toString());
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.err()).contains("diff ID mismatch").contains(wrong).contains(sha256(layer));
   }
 
   @Test
   void usageErrorsSayWhatIsWrong() throws IOException {
-    Result missing = lamina("layer", "apply", tmp.resolve("d").toString(), tmp.resolve("nope.tar").toString());
+    CommandRun missing = lamina("layer", "apply", tmp.resolve("d").toString(), tmp.resolve("nope.tar").toString());
     assertThat(missing.exit()).isEqualTo(1);
     assertThat(missing.err()).contains("nope.tar").contains("does not exist");
 
-    Result badMode = lamina("layer", "apply", "--whiteouts", "aufs", tmp.toString(), "-");
+    CommandRun badMode = lamina("layer", "apply", "--whiteouts", "aufs", tmp.toString(), "-");
     assertThat(badMode.exit()).isEqualTo(1);
     assertThat(badMode.err()).contains("aufs").contains("naive or overlay");
 
-    Result badCompression = lamina("layer", "diff", "--compression", "lz4", tmp.toString(), tmp.toString(), "-o",
+    CommandRun badCompression = lamina("layer", "diff", "--compression", "lz4", tmp.toString(), tmp.toString(), "-o",
         tmp.resolve("x").toString());
     assertThat(badCompression.exit()).isEqualTo(1);
     assertThat(badCompression.err()).contains("lz4");

@@ -6,9 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lamina.warmup.GeneratedImage;
 import dev.lamina.warmup.LoopbackRegistry;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,22 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ServeCommandTest {
   @TempDir Path tmp;
 
-  private record Result(int exit, String out, String err) {}
-
-  private static Result lamina(String... args) {
-    PrintStream oldOut = System.out;
-    PrintStream oldErr = System.err;
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    try {
-      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-      int exit = Main.run(args);
-      return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    } finally {
-      System.setOut(oldOut);
-      System.setErr(oldErr);
-    }
+  private static CommandRun lamina(String... args) {
+    return CommandRun.of(args);
   }
 
   private String[] serve(String... extra) {
@@ -49,10 +32,10 @@ class ServeCommandTest {
 
   @Test
   void badSettingsAreRefusedBeforeAnythingIsCreated() {
-    Result noDir = lamina(serve("--registry-config-dir", tmp.resolve("missing").toString()));
-    Result badRef = lamina(serve("--pinned-image", "Not A Reference"));
-    Result zero = lamina(serve("--layers-per-pull", "0"));
-    Result timeout = lamina(serve("--pull-progress-timeout", "0"));
+    CommandRun noDir = lamina(serve("--registry-config-dir", tmp.resolve("missing").toString()));
+    CommandRun badRef = lamina(serve("--pinned-image", "Not A Reference"));
+    CommandRun zero = lamina(serve("--layers-per-pull", "0"));
+    CommandRun timeout = lamina(serve("--pull-progress-timeout", "0"));
 
     assertThat(noDir.exit()).isEqualTo(1);
     assertThat(noDir.err()).contains("--registry-config-dir").contains("missing").contains("not a directory");
@@ -90,8 +73,8 @@ class ServeCommandTest {
         }
         assertThat(socket).as(Files.readString(tmp.resolve("serve.log"))).exists();
 
-        Result pull = lamina("pull", "--socket", socket.toString(), ref);
-        Result inspect = lamina("inspecti", "--socket", socket.toString(), ref);
+        CommandRun pull = lamina("pull", "--socket", socket.toString(), ref);
+        CommandRun inspect = lamina("inspecti", "--socket", socket.toString(), ref);
 
         assertThat(pull.exit()).as(pull.err()).isZero();
         assertThat(pull.out()).contains("sha256:" + image.configDigest().hex());

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lamina.cli.CommandRun;
 import dev.lamina.cli.Main;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
@@ -18,8 +19,6 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -82,19 +81,8 @@ class CriCommandsTest {
   }
 
   static Result run(String... args) {
-    PrintStream oldOut = System.out;
-    PrintStream oldErr = System.err;
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    try {
-      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-      int exit = Main.run(args);
-      return new Result(exit, out.toString(StandardCharsets.UTF_8), withoutServerLogs(err.toString(StandardCharsets.UTF_8)));
-    } finally {
-      System.setOut(oldOut);
-      System.setErr(oldErr);
-    }
+    CommandRun r = CommandRun.of(args);
+    return new Result(r.exit(), r.out(), withoutServerLogs(r.err()));
   }
 
   /**
