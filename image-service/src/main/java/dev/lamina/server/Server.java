@@ -245,6 +245,7 @@ public final class Server implements Closeable {
           UnixSockets.prepare(e.socket());
           NettyServerBuilder b = UnixSockets.serverBuilder(e.socket(), boss, workers)
               .executor(executor)
+              .callExecutor(new InlineCalls())
               .maxConcurrentCallsPerConnection(config.threads() + config.queue())
               .addService(health.getHealthService());
           for (BindableService s : e.services()) {

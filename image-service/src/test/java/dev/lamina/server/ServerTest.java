@@ -12,6 +12,8 @@ import dev.lamina.containerd.snapshots.v1.PrepareSnapshotRequest;
 import dev.lamina.containerd.snapshots.v1.SnapshotsGrpc;
 import dev.lamina.containerd.snapshots.v1.StatSnapshotRequest;
 import dev.lamina.containerd.snapshots.v1.StatSnapshotResponse;
+import dev.lamina.containerd.snapshots.v1.UsageRequest;
+import dev.lamina.containerd.snapshots.v1.UsageResponse;
 import dev.lamina.containerd.types.Descriptor;
 import dev.lamina.containerd.types.Mount;
 import dev.lamina.content.Labels;
@@ -234,22 +236,53 @@ class ServerTest {
     start(Server.create(c));
   }
 
-  /** A Snapshots service whose Stat waits for the test to let it finish. */
+  /**
+   * A Snapshots service whose Usage (a call served on the RPC pool) waits for the test to let it
+   * finish, and whose Stat (served on the event loop) answers at once; both note their thread.
+   */
   static final class Slow extends SnapshotsGrpc.SnapshotsImplBase {
     final CountDownLatch entered = new CountDownLatch(1);
     final CountDownLatch release = new CountDownLatch(1);
+    volatile String usageThread;
+    volatile String statThread;
 
     @Override
-    public void stat(StatSnapshotRequest req, StreamObserver<StatSnapshotResponse> out) {
+    public void usage(UsageRequest req, StreamObserver<UsageResponse> out) {
+      usageThread = Thread.currentThread().getName();
       entered.countDown();
       try {
         release.await(30, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+      out.onNext(UsageResponse.getDefaultInstance());
+      out.onCompleted();
+    }
+
+    @Override
+    public void stat(StatSnapshotRequest req, StreamObserver<StatSnapshotResponse> out) {
+      statThread = Thread.currentThread().getName();
       out.onNext(StatSnapshotResponse.getDefaultInstance());
       out.onCompleted();
     }
+  }
+
+  @Test
+  void shortSnapshotCallsRunOnTheEventLoopAndAreNotHeldUpBySlowOnes() throws Exception {
+    ServerConfig config = config(SnapshotterKind.COPYING);
+    Slow slow = new Slow();
+    start(new Server(config, "test", List.of(), List.of(slow), List.of()));
+    ManagedChannel channel = connect(config.snapshotterSocket());
+    var inFlight = SnapshotsGrpc.newFutureStub(channel).usage(UsageRequest.newBuilder().setKey("x").build());
+    assertThat(slow.entered.await(10, TimeUnit.SECONDS)).isTrue();
+    // Same connection, while Usage is still running on the pool.
+    SnapshotsGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS)
+        .stat(StatSnapshotRequest.newBuilder().setKey("y").build());
+    assertThat(inFlight).isNotDone();
+    slow.release.countDown();
+    inFlight.get(10, TimeUnit.SECONDS);
+    assertThat(slow.statThread).startsWith("lamina-io");
+    assertThat(slow.usageThread).startsWith("lamina-rpc");
   }
 
   @Test
@@ -258,7 +291,7 @@ class ServerTest {
     Slow slow = new Slow();
     Server server = start(new Server(config, "test", List.of(), List.of(slow), List.of()));
     var client = SnapshotsGrpc.newFutureStub(connect(config.snapshotterSocket()));
-    var inFlight = client.stat(StatSnapshotRequest.newBuilder().setKey("x").build());
+    var inFlight = client.usage(UsageRequest.newBuilder().setKey("x").build());
     assertThat(slow.entered.await(10, TimeUnit.SECONDS)).isTrue();
 
     CompletableFuture<Void> closing = CompletableFuture.runAsync(() -> {
@@ -272,7 +305,7 @@ class ServerTest {
     assertThat(closing).isNotDone();
     // New connections are refused while the old call drains.
     var late = SnapshotsGrpc.newBlockingStub(connect(config.snapshotterSocket())).withDeadlineAfter(2, TimeUnit.SECONDS);
-    assertThatThrownBy(() -> late.stat(StatSnapshotRequest.newBuilder().setKey("y").build()))
+    assertThatThrownBy(() -> late.usage(UsageRequest.newBuilder().setKey("y").build()))
         .isInstanceOf(StatusRuntimeException.class);
     slow.release.countDown();
     assertThat(inFlight.get(10, TimeUnit.SECONDS)).isNotNull();
@@ -286,7 +319,7 @@ class ServerTest {
     Slow slow = new Slow();
     Server server = start(new Server(config, "test", List.of(), List.of(slow), List.of()));
     var inFlight = SnapshotsGrpc.newFutureStub(connect(config.snapshotterSocket()))
-        .stat(StatSnapshotRequest.newBuilder().setKey("x").build());
+        .usage(UsageRequest.newBuilder().setKey("x").build());
     assertThat(slow.entered.await(10, TimeUnit.SECONDS)).isTrue();
     long start = System.nanoTime();
     server.close();
