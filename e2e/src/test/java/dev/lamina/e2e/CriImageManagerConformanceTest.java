@@ -191,7 +191,7 @@ class CriImageManagerConformanceTest {
       images.put(userImage(base, u.getKey(), u.getValue()), List.of("k8s-staging-cri-tools/" + u.getKey() + ":latest"));
     }
     // registry.k8s.io/pause:3.9 and k8s.gcr.io/pause:3.9 are one image
-    images.put(testImage(base, "pause", "pause"), List.of("pause:3.9"));
+    images.put(pauseImage(base), List.of("pause:3.9"));
 
     for (Map.Entry<String, List<String>> e : images.entrySet()) {
       for (String target : e.getValue()) {
@@ -205,35 +205,54 @@ class CriImageManagerConformanceTest {
     }
   }
 
-  /** {@code image-test} with {@code TEST=test}: base plus the empty file {@code /test}; returns its index's tag. */
+  /** {@code image-test} with {@code TEST=test}: base plus the empty file {@code /test}; returns its list's tag. */
   private static String testImage(Umoci base, String name, String test) throws Exception {
     Umoci image = base.tag(name);
     image.layer(rootfs -> FsTree.apply(rootfs, file(test, "", 0644)));
-    return multiPlatform(image);
+    return multiPlatform(image, List.of());
   }
 
-  /** {@code image-user} with {@code USER=user}: base with that {@code User}; returns its index's tag. */
+  /** {@code image-user} with {@code USER=user}: base with that {@code User}; returns its list's tag. */
   private static String userImage(Umoci base, String name, String user) throws Exception {
     Umoci image = base.tag(name);
     image.config("--config.user", user);
-    return multiPlatform(image);
+    return multiPlatform(image, List.of());
   }
 
   /**
-   * The image, and a copy configured for another architecture, listed in an index tagged {@code
-   * <tag>-index} (as {@code docker manifest create} lists the builds of each architecture).
+   * The pause image: like registry.k8s.io's pause:3.9, its list names Windows builds too (here
+   * listed first), which a Linux node must pass over.
    */
-  private static String multiPlatform(Umoci image) throws IOException {
+  private static String pauseImage(Umoci base) throws Exception {
+    Umoci image = base.tag("pause");
+    image.layer(rootfs -> FsTree.apply(rootfs, file("pause", "", 0755)));
+    return multiPlatform(image, List.of(new Platform("windows", "amd64", "", "10.0.17763.4010")));
+  }
+
+  /**
+   * The image and copies of it configured for {@code before} and for another Linux architecture,
+   * in one index tagged {@code <tag>-index}: {@code before} first, then the node's platform, then
+   * the other architecture (as {@code docker manifest create} lists the builds of each).
+   */
+  private static String multiPlatform(Umoci image, List<Platform> before) throws IOException {
     Platform node = Platform.current();
     Platform other = Platform.of("linux", node.architecture().equals("amd64") ? "arm64" : "amd64");
-    Umoci foreign = image.tag(image.tag() + "-" + other.architecture());
-    foreign.config("--os", other.os(), "--architecture", other.architecture());
     Map<String, Platform> members = new LinkedHashMap<>();
+    for (Platform p : before) {
+      members.put(copyFor(image, p), p);
+    }
     members.put(image.tag(), node);
-    members.put(foreign.tag(), other);
+    members.put(copyFor(image, other), other);
     String indexTag = image.tag() + "-index";
     OciImage.writeIndex(image.layout(), indexTag, members);
     return indexTag;
+  }
+
+  /** A copy of the image whose config names {@code platform}'s OS and architecture; returns its tag. */
+  private static String copyFor(Umoci image, Platform platform) throws IOException {
+    Umoci copy = image.tag(image.tag() + "-" + platform.os() + "-" + platform.architecture());
+    copy.config("--os", platform.os(), "--architecture", platform.architecture());
+    return copy.tag();
   }
 
   /**

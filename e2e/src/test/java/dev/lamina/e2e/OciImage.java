@@ -100,6 +100,9 @@ record OciImage(Path layout, String manifestDigest, String configDigest, List<La
       ObjectNode platform = d.putObject("platform");
       platform.put("architecture", e.getValue().architecture());
       platform.put("os", e.getValue().os());
+      if (!e.getValue().osVersion().isEmpty()) {
+        platform.put("os.version", e.getValue().osVersion());
+      }
       if (!e.getValue().variant().isEmpty()) {
         platform.put("variant", e.getValue().variant());
       }
