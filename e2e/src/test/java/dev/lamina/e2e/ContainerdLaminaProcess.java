@@ -52,6 +52,15 @@ final class ContainerdLaminaProcess implements AutoCloseable {
   /** The same with options for the JVM ({@code -Dorg.slf4j.simpleLogger.log.dev.lamina=debug}). */
   static ContainerdLaminaProcess start(Path root, Path socket, String snapshotter, Path log, List<String> jvmOptions)
       throws IOException {
+    return start(root, socket, snapshotter, log, jvmOptions, List.of());
+  }
+
+  /**
+   * The same with more options for {@code lamina serve} after the ones above ({@code
+   * --registry-config-dir DIR}, {@code --no-warmup}).
+   */
+  static ContainerdLaminaProcess start(Path root, Path socket, String snapshotter, Path log, List<String> jvmOptions,
+      List<String> serveOptions) throws IOException {
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
     List<String> cmd = new ArrayList<>(List.of(java.toString()));
     cmd.addAll(jvmOptions);
@@ -60,6 +69,7 @@ final class ContainerdLaminaProcess implements AutoCloseable {
         "--snapshotter-socket", socket.toString(),
         "--socket", criSocket(socket).toString(),
         "--snapshotter", snapshotter));
+    cmd.addAll(serveOptions);
     ProcessBuilder pb = new ProcessBuilder(cmd)
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
@@ -90,6 +100,22 @@ final class ContainerdLaminaProcess implements AutoCloseable {
       sleep(50);
     }
     throw new IOException("lamina serve did not open " + socket + " within " + timeout + "\n" + logText());
+  }
+
+  /** Waits until the CRI socket accepts connections too: it opens after the snapshotter socket. */
+  void awaitCriSocket(Duration timeout) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!accepts(criSocket())) {
+      if (!process.isAlive()) {
+        throw new IOException("lamina serve exited " + process.exitValue() + " before serving " + criSocket() + "\n"
+            + logText());
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IOException("lamina serves no CRI socket at " + criSocket() + " within " + timeout + "\n"
+            + logText());
+      }
+      sleep(50);
+    }
   }
 
   static boolean accepts(Path socket) {

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -29,10 +30,18 @@ final class CriImagesClient implements AutoCloseable {
 
   /** {@code PullImage} with {@code auth} (null: none); returns the image ID. */
   String pull(String image, Api.AuthConfig auth, Duration deadline) {
+    return pull(image, auth, null, deadline);
+  }
+
+  /** The same in the context of a pod sandbox ({@code sandbox_config}; null: none), as kubelet pulls. */
+  String pull(String image, Api.AuthConfig auth, Api.PodSandboxConfig sandbox, Duration deadline) {
     Api.PullImageRequest.Builder req = Api.PullImageRequest.newBuilder()
         .setImage(Api.ImageSpec.newBuilder().setImage(image));
     if (auth != null) {
       req.setAuth(auth);
+    }
+    if (sandbox != null) {
+      req.setSandboxConfig(sandbox);
     }
     return stub.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS).pullImage(req.build()).getImageRef();
   }
@@ -48,6 +57,18 @@ final class CriImagesClient implements AutoCloseable {
   Map<String, String> verboseInfo(String image) {
     return stub.withDeadlineAfter(1, TimeUnit.MINUTES).imageStatus(Api.ImageStatusRequest.newBuilder()
         .setImage(Api.ImageSpec.newBuilder().setImage(image)).setVerbose(true).build()).getInfoMap();
+  }
+
+  /** {@code ListImages} with {@code filter} (empty: every image). */
+  List<Api.Image> list(Api.ImageFilter filter) {
+    return stub.withDeadlineAfter(1, TimeUnit.MINUTES).listImages(
+        Api.ListImagesRequest.newBuilder().setFilter(filter).build()).getImagesList();
+  }
+
+  /** {@code RemoveImage} of the image {@code image} names (ID, tag or digest reference). */
+  void remove(String image) {
+    stub.withDeadlineAfter(1, TimeUnit.MINUTES).removeImage(
+        Api.RemoveImageRequest.newBuilder().setImage(Api.ImageSpec.newBuilder().setImage(image)).build());
   }
 
   static Api.AuthConfig userPassword(String user, String password) {

@@ -214,6 +214,30 @@ final class DockerRegistry implements AutoCloseable {
     return ref;
   }
 
+  /**
+   * Pushes {@code layout:layoutTag} as {@code host()/repository:tag}, and when it is an image index
+   * every image it lists as well (skopeo's {@code --all}); returns the digest the registry keeps the
+   * pushed manifest or index under ({@code sha256:...}).
+   *
+   * @param format null to keep the layout's OCI media types; {@code v2s2} for Docker's (a manifest
+   *     list of schema 2 manifests, as {@code docker push} and {@code docker manifest push} write)
+   */
+  String pushAll(Path layout, String layoutTag, String repository, String tag, String format) throws IOException {
+    Path digestFile = Files.createTempFile(dir, "digest-", ".txt");
+    try {
+      List<String> cmd = new ArrayList<>(List.of("skopeo", "--insecure-policy", "copy", "--quiet", "--all",
+          "--dest-tls-verify=false", "--digestfile", digestFile.toString()));
+      if (format != null) {
+        cmd.addAll(List.of("--format", format));
+      }
+      cmd.addAll(List.of("oci:" + layout + ":" + layoutTag, "docker://" + host() + "/" + repository + ":" + tag));
+      Commands.run(null, Duration.ofMinutes(5), cmd).check();
+      return Files.readString(digestFile, StandardCharsets.UTF_8).strip();
+    } finally {
+      Files.deleteIfExists(digestFile);
+    }
+  }
+
   private static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();

@@ -175,13 +175,7 @@ class RegistryPullTest {
         Path dir = Files.createDirectories(tmp.resolve("lamina"));
         lamina = ContainerdLaminaProcess.start(dir.resolve("root"), dir.resolve("snapshots.sock"), "auto",
             dir.resolve("lamina.log"), List.of("-Dorg.slf4j.simpleLogger.log.dev.lamina=debug"));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!ContainerdLaminaProcess.accepts(lamina.criSocket())) {
-          if (System.nanoTime() > deadline) {
-            throw new IOException("lamina serves no CRI socket at " + lamina.criSocket() + "\n" + lamina.logText());
-          }
-          ContainerdLaminaProcess.sleep(50);
-        }
+        lamina.awaitCriSocket(Duration.ofSeconds(30));
         snapshots = ContainerdSnapshotsClient.lamina(lamina.socket());
         cri = CriImagesClient.connect(lamina.criSocket());
         return cri;

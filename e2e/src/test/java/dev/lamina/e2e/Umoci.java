@@ -2,6 +2,7 @@ package dev.lamina.e2e;
 
 import dev.lamina.fstest.Root;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,6 +90,25 @@ final class Umoci {
   /** The rootfs the top layer was packed from, or null when the top layer was added raw (or none yet). */
   Path lastPacked() {
     return lastPacked;
+  }
+
+  /**
+   * Tags the image {@code newTag} as well ({@code umoci tag}) and returns a driver of that tag, with
+   * bundles under {@code scratch/newTag}: what it adds or configures leaves this tag as it is.
+   */
+  Umoci tag(String newTag) throws IOException {
+    Commands.run("umoci", "tag", "--image", image(), newTag).check();
+    return new Umoci(layout, newTag, Files.createDirectories(scratch.resolve(newTag)));
+  }
+
+  /**
+   * Changes the image's config with {@code umoci config} options, e.g. {@code "--config.user",
+   * "1000:1000"} or {@code "--architecture", "arm64"}: a new config and manifest, the same layers.
+   */
+  void config(String... options) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of("umoci", "config", "--image", image()));
+    cmd.addAll(List.of(options));
+    Commands.run(null, Commands.DEFAULT_TIMEOUT, cmd).check();
   }
 
   /** Appends an uncompressed layer tar verbatim ({@code umoci raw add-layer} gzips it and records its diff ID). */
