@@ -1,44 +1,170 @@
 package dev.lamina.server;
 
 import dev.lamina.containerd.snapshots.v1.SnapshotsGrpc;
+import io.grpc.Context;
+import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
-import io.grpc.ServerCallExecutorSupplier;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.util.ArrayDeque;
 import java.util.Set;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Chooses the calls that run on the connection's event loop instead of the RPC pool.
+ * Decides where a call runs, on a server built with a direct executor: the short snapshot calls
+ * on the connection's event loop, every other call on the RPC pool.
  *
  * <p>containerd calls its proxy snapshotter once per snapshot operation and waits for each answer,
  * so the latency of one short call is what it sees. Handing a call to a pool thread and its
  * answer back to the event loop costs two thread wake-ups, which on an idle node are most of the
- * server's share of that latency. The snapshot operations named here are short and bounded:
- * metadata in one transaction and a few directory operations; commit also measures the upper
- * directory, as containerd's own overlayfs snapshotter does inside its write transaction. Calls
- * that walk or delete whole trees (usage, remove, cleanup), stream (list), or apply layers (diff)
- * stay on the pool, so they never hold up the connection.
+ * server's share of that latency. (gRPC's own per-call executor choice still looks the method up
+ * on the pool, so it saves nothing; hence a direct executor and this interceptor.) The snapshot
+ * operations named here are short and bounded: metadata in one transaction and a few directory
+ * operations; commit also measures the upper directory, as containerd's own overlayfs snapshotter
+ * does inside its write transaction. Calls that walk or delete whole trees (usage, remove,
+ * cleanup), stream (list), apply layers (diff) or pull images stay on the pool, so they never hold
+ * up a connection.
  */
-final class InlineCalls implements ServerCallExecutorSupplier {
+public final class InlineCalls implements ServerInterceptor {
+  private static final Logger LOG = LoggerFactory.getLogger(InlineCalls.class);
   static final Set<String> METHODS = Set.of(
       SnapshotsGrpc.getStatMethod().getFullMethodName(),
       SnapshotsGrpc.getMountsMethod().getFullMethodName(),
       SnapshotsGrpc.getPrepareMethod().getFullMethodName(),
       SnapshotsGrpc.getViewMethod().getFullMethodName(),
       SnapshotsGrpc.getCommitMethod().getFullMethodName(),
-      SnapshotsGrpc.getUpdateMethod().getFullMethodName());
+      SnapshotsGrpc.getUpdateMethod().getFullMethodName(),
+      "grpc.health.v1.Health/Check");
 
-  /** Runs a call's work on the thread that delivers it: the connection's event loop. */
-  private static final Executor ON_EVENT_LOOP = Runnable::run;
+  private final Executor pool;
+
+  /** Calls not run inline go to {@code pool}; when it refuses one, that call fails RESOURCE_EXHAUSTED. */
+  public InlineCalls(Executor pool) {
+    this.pool = pool;
+  }
 
   static boolean inline(MethodDescriptor<?, ?> method) {
     return METHODS.contains(method.getFullMethodName());
   }
 
-  /** The event loop for the inline calls; null (the server's pool) for every other call. */
   @Override
-  public <ReqT, RespT> Executor getExecutor(ServerCall<ReqT, RespT> call, Metadata headers) {
-    return inline(call.getMethodDescriptor()) ? ON_EVENT_LOOP : null;
+  public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+      ServerCallHandler<ReqT, RespT> next) {
+    ServerCall.Listener<ReqT> listener = next.startCall(call, headers);
+    if (inline(call.getMethodDescriptor())) {
+      return listener;
+    }
+    return new OnPool<>(listener, new Serial(pool), Context.current(), call);
+  }
+
+  /** Forwards a call's events, in order, to a pool thread, in the call's context. */
+  private static final class OnPool<ReqT> extends ForwardingServerCallListener.SimpleForwardingServerCallListener<ReqT> {
+    private final Serial serial;
+    private final Context context;
+    private final ServerCall<ReqT, ?> call;
+
+    OnPool(ServerCall.Listener<ReqT> delegate, Serial serial, Context context, ServerCall<ReqT, ?> call) {
+      super(delegate);
+      this.serial = serial;
+      this.context = context;
+      this.call = call;
+    }
+
+    private void later(Runnable event) {
+      try {
+        serial.execute(context.wrap(() -> {
+          try {
+            event.run();
+          } catch (RuntimeException | Error e) {
+            // as gRPC does for a listener that throws: the call fails, the server goes on
+            try {
+              call.close(Status.fromThrowable(e), new Metadata());
+            } catch (IllegalStateException alreadyClosed) {
+              e.addSuppressed(alreadyClosed);
+            }
+            LOG.warn("call {} failed", call.getMethodDescriptor().getFullMethodName(), e);
+          }
+        }));
+      } catch (RejectedExecutionException e) {
+        call.close(Status.RESOURCE_EXHAUSTED.withDescription("server busy: too many calls in progress; retry later"),
+            new Metadata());
+      }
+    }
+
+    @Override
+    public void onMessage(ReqT message) {
+      later(() -> super.onMessage(message));
+    }
+
+    @Override
+    public void onHalfClose() {
+      later(super::onHalfClose);
+    }
+
+    @Override
+    public void onCancel() {
+      later(super::onCancel);
+    }
+
+    @Override
+    public void onComplete() {
+      later(super::onComplete);
+    }
+
+    @Override
+    public void onReady() {
+      later(super::onReady);
+    }
+  }
+
+  /** Runs tasks one after another, in submission order, on threads of a pool. */
+  static final class Serial implements Executor {
+    private final Executor pool;
+    private final ArrayDeque<Runnable> tasks = new ArrayDeque<>();
+    private boolean draining;
+
+    Serial(Executor pool) {
+      this.pool = pool;
+    }
+
+    @Override
+    public void execute(Runnable task) {
+      synchronized (this) {
+        tasks.add(task);
+        if (draining) {
+          return;
+        }
+        draining = true;
+      }
+      try {
+        pool.execute(this::drain);
+      } catch (RejectedExecutionException e) {
+        synchronized (this) {
+          tasks.clear();
+          draining = false;
+        }
+        throw e;
+      }
+    }
+
+    private void drain() {
+      while (true) {
+        Runnable next;
+        synchronized (this) {
+          next = tasks.poll();
+          if (next == null) {
+            draining = false;
+            return;
+          }
+        }
+        next.run();
+      }
+    }
   }
 }

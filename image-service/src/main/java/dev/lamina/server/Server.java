@@ -244,8 +244,8 @@ public final class Server implements Closeable {
         for (Endpoint e : endpoints) {
           UnixSockets.prepare(e.socket());
           NettyServerBuilder b = UnixSockets.serverBuilder(e.socket(), boss, workers)
-              .executor(executor)
-              .callExecutor(new InlineCalls())
+              .directExecutor()
+              .intercept(new InlineCalls(executor))
               .maxConcurrentCallsPerConnection(config.threads() + config.queue())
               .addService(health.getHealthService());
           for (BindableService s : e.services()) {
