@@ -13,6 +13,8 @@ import java.util.ArrayDeque;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,10 +45,16 @@ public final class InlineCalls implements ServerInterceptor {
       "grpc.health.v1.Health/Check");
 
   private final Executor pool;
+  private final Semaphore admitted;
 
-  /** Calls not run inline go to {@code pool}; when it refuses one, that call fails RESOURCE_EXHAUSTED. */
-  public InlineCalls(Executor pool) {
+  /**
+   * Calls not run inline go to {@code pool}, at most {@code maxCalls} of them at a time (running or
+   * waiting for a thread); one more fails at once with RESOURCE_EXHAUSTED. The pool must accept
+   * {@code maxCalls} tasks: each admitted call has at most one waiting.
+   */
+  public InlineCalls(Executor pool, int maxCalls) {
     this.pool = pool;
+    this.admitted = new Semaphore(maxCalls);
   }
 
   static boolean inline(MethodDescriptor<?, ?> method) {
@@ -56,11 +64,20 @@ public final class InlineCalls implements ServerInterceptor {
   @Override
   public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
       ServerCallHandler<ReqT, RespT> next) {
-    ServerCall.Listener<ReqT> listener = next.startCall(call, headers);
     if (inline(call.getMethodDescriptor())) {
-      return listener;
+      return next.startCall(call, headers);
     }
-    return new OnPool<>(listener, new Serial(pool), Context.current(), call);
+    if (!admitted.tryAcquire()) {
+      call.close(Status.RESOURCE_EXHAUSTED.withDescription("server busy: too many calls in progress; retry later"),
+          new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    try {
+      return new OnPool<>(next.startCall(call, headers), new Serial(pool), Context.current(), call, admitted);
+    } catch (RuntimeException | Error e) {
+      admitted.release();
+      throw e;
+    }
   }
 
   /** Forwards a call's events, in order, to a pool thread, in the call's context. */
@@ -68,15 +85,30 @@ public final class InlineCalls implements ServerInterceptor {
     private final Serial serial;
     private final Context context;
     private final ServerCall<ReqT, ?> call;
+    private final Semaphore admitted;
+    private final AtomicBoolean ended = new AtomicBoolean();
 
-    OnPool(ServerCall.Listener<ReqT> delegate, Serial serial, Context context, ServerCall<ReqT, ?> call) {
+    OnPool(ServerCall.Listener<ReqT> delegate, Serial serial, Context context, ServerCall<ReqT, ?> call,
+        Semaphore admitted) {
       super(delegate);
       this.serial = serial;
       this.context = context;
       this.call = call;
+      this.admitted = admitted;
+    }
+
+    /** After the call's last event: its place goes to the next call. */
+    private void end() {
+      if (ended.compareAndSet(false, true)) {
+        admitted.release();
+      }
     }
 
     private void later(Runnable event) {
+      later(event, false);
+    }
+
+    private void later(Runnable event, boolean last) {
       try {
         serial.execute(context.wrap(() -> {
           try {
@@ -89,11 +121,20 @@ public final class InlineCalls implements ServerInterceptor {
               e.addSuppressed(alreadyClosed);
             }
             LOG.warn("call {} failed", call.getMethodDescriptor().getFullMethodName(), e);
+          } finally {
+            if (last) {
+              end();
+            }
           }
         }));
       } catch (RejectedExecutionException e) {
-        call.close(Status.RESOURCE_EXHAUSTED.withDescription("server busy: too many calls in progress; retry later"),
-            new Metadata());
+        // the pool is shutting down
+        end();
+        try {
+          call.close(Status.UNAVAILABLE.withDescription("server is shutting down"), new Metadata());
+        } catch (IllegalStateException alreadyClosed) {
+          // nothing left to tell the client
+        }
       }
     }
 
@@ -109,12 +150,12 @@ public final class InlineCalls implements ServerInterceptor {
 
     @Override
     public void onCancel() {
-      later(super::onCancel);
+      later(super::onCancel, true);
     }
 
     @Override
     public void onComplete() {
-      later(super::onComplete);
+      later(super::onComplete, true);
     }
 
     @Override

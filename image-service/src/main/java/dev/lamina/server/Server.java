@@ -229,7 +229,8 @@ public final class Server implements Closeable {
       }
       AtomicInteger n = new AtomicInteger();
       executor = new ThreadPoolExecutor(config.threads(), config.threads(), 60, TimeUnit.SECONDS,
-          new ArrayBlockingQueue<>(Math.max(1, config.queue())), r -> {
+          // room for a task of every admitted call: InlineCalls admits threads + queue calls
+          new ArrayBlockingQueue<>(config.threads() + Math.max(1, config.queue())), r -> {
             Thread t = new Thread(r, "lamina-rpc-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
@@ -240,12 +241,14 @@ public final class Server implements Closeable {
       workers = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("lamina-io", true),
           EpollIoHandler.newFactory());
       ErrorMappingInterceptor errors = new ErrorMappingInterceptor();
+      // one admission count for every socket: they share the pool
+      InlineCalls placement = new InlineCalls(executor, config.threads() + config.queue());
       try {
         for (Endpoint e : endpoints) {
           UnixSockets.prepare(e.socket());
           NettyServerBuilder b = UnixSockets.serverBuilder(e.socket(), boss, workers)
               .directExecutor()
-              .intercept(new InlineCalls(executor))
+              .intercept(placement)
               .maxConcurrentCallsPerConnection(config.threads() + config.queue())
               .addService(health.getHealthService());
           for (BindableService s : e.services()) {

@@ -157,7 +157,7 @@ public final class Warmup {
     ExecutorService pool = Executors.newFixedThreadPool(2, new DefaultThreadFactory("lamina-warmup-rpc", true));
     io.grpc.Server server = UnixSockets.serverBuilder(socket, group, group)
         .directExecutor()
-        .intercept(new InlineCalls(pool))
+        .intercept(new InlineCalls(pool, Integer.MAX_VALUE))
         .addService(ServerInterceptors.intercept(new SnapshotsService(snapshotter, null),
             new ErrorMappingInterceptor()))
         .build()

@@ -286,6 +286,51 @@ class ServerTest {
   }
 
   @Test
+  void callsBeyondThePoolAndItsQueueFailResourceExhaustedAndTheOthersFinish() throws Exception {
+    ServerConfig c = config(SnapshotterKind.COPYING);
+    ServerConfig config = new ServerConfig(c.root(), c.snapshotterSocket(), c.criSocket(), c.snapshotter(), null,
+        c.differs(), 1, 1, c.shutdownGrace());
+    Slow slow = new Slow();
+    start(new Server(config, "test", List.of(), List.of(slow), List.of()));
+    List<com.google.common.util.concurrent.ListenableFuture<UsageResponse>> calls = new ArrayList<>();
+    for (int conn = 0; conn < 2; conn++) {
+      var stub = SnapshotsGrpc.newFutureStub(connect(config.snapshotterSocket()));
+      for (int i = 0; i < 2; i++) {
+        calls.add(stub.usage(UsageRequest.newBuilder().setKey("k" + conn + i).build()));
+      }
+    }
+    assertThat(slow.entered.await(10, TimeUnit.SECONDS)).isTrue();
+    // one running, one queued: the other two are refused without waiting for them
+    List<Status.Code> refused = new ArrayList<>();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (refused.size() < 2 && System.nanoTime() < deadline) {
+      refused.clear();
+      for (var f : calls) {
+        if (f.isDone()) {
+          try {
+            f.get();
+          } catch (java.util.concurrent.ExecutionException e) {
+            refused.add(Status.fromThrowable(e.getCause()).getCode());
+          }
+        }
+      }
+      Thread.sleep(20);
+    }
+    assertThat(refused).containsExactly(Status.Code.RESOURCE_EXHAUSTED, Status.Code.RESOURCE_EXHAUSTED);
+    slow.release.countDown();
+    int ok = 0;
+    for (var f : calls) {
+      try {
+        f.get(10, TimeUnit.SECONDS);
+        ok++;
+      } catch (java.util.concurrent.ExecutionException e) {
+        assertThat(Status.fromThrowable(e.getCause()).getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      }
+    }
+    assertThat(ok).isEqualTo(2);
+  }
+
+  @Test
   void shutdownDrainsCallsInFlight() throws Exception {
     ServerConfig config = config(SnapshotterKind.COPYING);
     Slow slow = new Slow();
