@@ -59,6 +59,27 @@ public final class Posix {
     if (posix.lstat(p, st) != 0) {
       throw error("lstat", p);
     }
+    return fileStat(st);
+  }
+
+  /**
+   * {@code lstat}, or empty when nothing is at the path. Absence is an answer here, not an error:
+   * no exception is built for it (callers ask this on every snapshot operation).
+   */
+  public Optional<FileStat> lstatIfExists(Path path) throws PosixException {
+    String p = path.toString();
+    jnr.posix.FileStat st = posix.allocateStat();
+    if (posix.lstat(p, st) != 0) {
+      int errno = errno();
+      if (errno == Errno.ENOENT) {
+        return Optional.empty();
+      }
+      throw error("lstat", p, errno);
+    }
+    return Optional.of(fileStat(st));
+  }
+
+  private static FileStat fileStat(jnr.posix.FileStat st) {
     long mtime = st.mtime() * 1_000_000_000L;
     if (st instanceof NanosecondFileStat ns) {
       mtime += ns.mTimeNanoSecs();
@@ -74,18 +95,6 @@ public final class Posix {
         st.nlink(),
         st.rdev(),
         mtime);
-  }
-
-  /** {@code lstat}, or empty when nothing is at the path. */
-  public Optional<FileStat> lstatIfExists(Path path) throws PosixException {
-    try {
-      return Optional.of(lstat(path));
-    } catch (PosixException e) {
-      if (e.isNotFound()) {
-        return Optional.empty();
-      }
-      throw e;
-    }
   }
 
   public void lchown(Path path, int uid, int gid) throws PosixException {
