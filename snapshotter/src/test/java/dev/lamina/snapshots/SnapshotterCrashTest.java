@@ -14,8 +14,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -49,10 +51,14 @@ class SnapshotterCrashTest {
     }
     int kills = driver.equals("copying") && Root.isRoot() && OverlaySnapshotter.supported(tmp) ? KILLS_WHEN_SHARED : KILLS;
     Path root = tmp.resolve("root");
-    long seed = new Random().nextLong();
+    // -Dlamina.crashtest.seed=<n> replays the choices (not the timing) of a failed run
+    String forced = System.getProperty("lamina.crashtest.seed", "");
+    long seed = forced.isEmpty() ? new Random().nextLong() : Long.parseLong(forced);
     Random rnd = new Random(seed);
     Set<String> committed = new HashSet<>();
     Set<String> maybeRemoved = new HashSet<>();
+    // every line about a name, with the kill that printed it, for the failure messages
+    Map<String, List<String>> history = new HashMap<>();
     int lines = 0;
     for (int kill = 0; kill < kills; kill++) {
       Path stderr = tmp.resolve("child-" + kill + ".err");
@@ -82,9 +88,12 @@ class SnapshotterCrashTest {
       p.destroyForcibly();
       assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
       reader.join(60_000);
+      // kept in the temp dir (with child-<kill>.err) for a failure to be diagnosed
+      Files.write(tmp.resolve("child-" + kill + ".out"), out);
       for (String line : out) {
         lines++;
         String name = line.substring(line.indexOf(' ') + 1);
+        history.computeIfAbsent(name, n -> new ArrayList<>()).add("kill " + kill + ": " + line);
         if (line.startsWith("COMMITTED ")) {
           committed.add(name);
         } else if (line.startsWith("REMOVING ")) {
@@ -121,7 +130,7 @@ class SnapshotterCrashTest {
         if (maybeRemoved.contains(name) && !present.contains(name)) {
           continue; // killed during its remove
         }
-        assertThat(present).as("seed %d: committed %s is lost", seed, name).contains(name);
+        assertThat(present).as("seed %d: committed %s is lost; its lines: %s", seed, name, history.get(name)).contains(name);
         assertThat(sn.stat(name).kind()).isEqualTo(Kind.COMMITTED);
         verifyFiles(sn, name);
       }
