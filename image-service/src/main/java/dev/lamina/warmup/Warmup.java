@@ -59,6 +59,8 @@ public final class Warmup {
   static final int SNAPSHOT_ROUNDS = 150;
   /** Stat and mounts calls after the chain is built: cheap, and many. */
   static final int SHORT_CALLS = 6000;
+  /** Prepare, commit and remove of one layer on the chain's top, after the short calls. */
+  static final int LAYER_CYCLES = 1000;
   /** The longest wait for the compilers between two rounds. */
   static final Duration COMPILER_WAIT = Duration.ofSeconds(2);
   private static final String LABEL = "lamina.dev/warmup";
@@ -213,6 +215,15 @@ public final class Warmup {
         s.stat(StatSnapshotRequest.newBuilder().setKey(top).build());
         s.mounts(MountsRequest.newBuilder().setKey(view).build());
         ops += 2;
+      }
+      // and the operations a pull or a container start makes, on top of a deep chain
+      for (int i = 0; i < LAYER_CYCLES && System.nanoTime() < deadline; i++) {
+        String key = "warmup-cycle-active-" + i;
+        String name = "warmup-cycle-" + i;
+        s.prepare(PrepareSnapshotRequest.newBuilder().setKey(key).setParent(top).putLabels(LABEL, "true").build());
+        s.commit(CommitSnapshotRequest.newBuilder().setName(name).setKey(key).putLabels(LABEL, "true").build());
+        s.remove(RemoveSnapshotRequest.newBuilder().setKey(name).build());
+        ops += 3;
       }
       s.remove(RemoveSnapshotRequest.newBuilder().setKey(view).build());
       ops += 2;
