@@ -73,9 +73,7 @@ final class ContainerdHarness implements AutoCloseable {
         "containerd not installed (apt-get install containerd)");
     Assumptions.assumeTrue(Commands.succeeds("runc", "--version"), "runc not installed (apt-get install runc)");
     Assumptions.assumeTrue(overlayWorks(scratch), "overlayfs cannot be mounted under " + scratch);
-    Assumptions.assumeTrue(Files.isRegularFile(ContainerdLaminaProcess.jar()),
-        () -> ContainerdLaminaProcess.jar() + " is missing; build it first: (cd " + projectRoot()
-            + " && mvn -q install -DskipTests)");
+    ContainerdLaminaProcess.assumeBuilt();
   }
 
   /** Tries one small overlay mount under {@code scratch}. */

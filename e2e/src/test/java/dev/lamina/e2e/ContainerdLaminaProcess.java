@@ -10,6 +10,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.TestWatcher;
 
 /**
  * {@code lamina serve} as a child process ({@code java -jar image-service/target/lamina.jar
@@ -39,6 +43,27 @@ final class ContainerdLaminaProcess implements AutoCloseable {
     String env = System.getenv("LAMINA_JAR");
     return env != null && !env.isBlank() ? Path.of(env)
         : ContainerdHarness.projectRoot().resolve("image-service/target/lamina.jar");
+  }
+
+  /** Skips the test (class) unless the jar is built, saying how to build it. */
+  static void assumeBuilt() {
+    Assumptions.assumeTrue(Files.isRegularFile(jar()), () -> jar() + " is missing; build it first: (cd "
+        + ContainerdHarness.projectRoot() + " && mvn -q package -DskipTests -pl image-service -am)");
+  }
+
+  /** A JUnit extension that prints the last {@code lines} of the daemon's log when a test fails. */
+  static TestWatcher logOnFailure(Supplier<ContainerdLaminaProcess> daemon, int lines) {
+    return new TestWatcher() {
+      @Override
+      public void testFailed(ExtensionContext context, Throwable cause) {
+        ContainerdLaminaProcess lamina = daemon.get();
+        if (lamina != null) {
+          List<String> all = lamina.logText().lines().toList();
+          System.err.println("---- " + context.getDisplayName() + " failed; the end of lamina's log:");
+          all.subList(Math.max(0, all.size() - lines), all.size()).forEach(System.err::println);
+        }
+      }
+    };
   }
 
   /**

@@ -35,7 +35,6 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.extension.TestWatcher;
 import org.junit.jupiter.api.io.TempDir;
@@ -107,24 +106,13 @@ class CriImageManagerConformanceTest {
 
   /** On a failure, the end of lamina's log goes to the test's output. */
   @RegisterExtension
-  static final TestWatcher LAMINA_LOG_ON_FAILURE = new TestWatcher() {
-    @Override
-    public void testFailed(ExtensionContext context, Throwable cause) {
-      if (lamina != null) {
-        List<String> lines = lamina.logText().lines().toList();
-        System.err.println("---- " + context.getDisplayName() + " failed; the end of lamina's log:");
-        lines.subList(Math.max(0, lines.size() - 100), lines.size()).forEach(System.err::println);
-      }
-    }
-  };
+  static final TestWatcher LAMINA_LOG_ON_FAILURE = ContainerdLaminaProcess.logOnFailure(() -> lamina, 100);
 
   @BeforeAll
   static void setUp() throws Exception {
     Umoci.assumeInstalled();
     assumeTrue(DockerRegistry.installed(), DockerRegistry.MISSING);
-    assumeTrue(Files.isRegularFile(ContainerdLaminaProcess.jar()),
-        () -> ContainerdLaminaProcess.jar() + " is missing; build it first: (cd " + ContainerdHarness.projectRoot()
-            + " && mvn -q install -DskipTests -pl cri-api,snapshotter,image-service)");
+    ContainerdLaminaProcess.assumeBuilt();
 
     registry = DockerRegistry.start(tmp.resolve("registry"));
     pushTestImages();
@@ -438,10 +426,7 @@ class CriImageManagerConformanceTest {
     removeImage(imageName1);
 
     // Verifying the image is completely removed
-    assertThat(imageStatus(imageName1)).as("Image should be gone when checking by first tag").isEmpty();
-    assertThat(imageStatus(imageName2)).as("Image should be gone when checking by second tag").isEmpty();
-    assertThat(imageStatus(imageName3)).as("Image should be gone when checking by third tag").isEmpty();
-    assertThat(imageStatus(imageId)).as("Image should be gone when checking by its ID").isEmpty();
+    assertAllGone(imageName1, imageName2, imageName3, imageId);
   }
 
   @Test
@@ -470,9 +455,14 @@ class CriImageManagerConformanceTest {
     removeImage(imageName1);
 
     // Verifying the image is completely removed
-    assertThat(imageStatus(imageName1)).as("Image should be gone when checking by first tag").isEmpty();
-    assertThat(imageStatus(imageName2)).as("Image should be gone when checking by second tag").isEmpty();
-    assertThat(imageStatus(imageId)).as("Image should be gone when checking by its ID").isEmpty();
+    assertAllGone(imageName1, imageName2, imageId);
+  }
+
+  /** ImageStatus finds nothing by any of {@code refs} (tags or the image ID). */
+  private static void assertAllGone(String... refs) {
+    for (String ref : refs) {
+      assertThat(imageStatus(ref)).as("Image should be gone when checking by %s", ref).isEmpty();
+    }
   }
 
   // ---------------------------------------------------------------- beyond image.go: RemoveImage in the CRI API

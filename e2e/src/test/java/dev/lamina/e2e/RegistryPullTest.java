@@ -44,7 +44,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.extension.TestWatcher;
 import org.junit.jupiter.api.io.TempDir;
@@ -113,24 +112,13 @@ class RegistryPullTest {
 
   /** On a failure, the end of lamina's log goes to the test's output. */
   @RegisterExtension
-  static final TestWatcher LAMINA_LOG_ON_FAILURE = new TestWatcher() {
-    @Override
-    public void testFailed(ExtensionContext context, Throwable cause) {
-      if (lamina != null) {
-        List<String> lines = lamina.logText().lines().toList();
-        System.err.println("---- " + context.getDisplayName() + " failed; the end of lamina's log:");
-        lines.subList(Math.max(0, lines.size() - 150), lines.size()).forEach(System.err::println);
-      }
-    }
-  };
+  static final TestWatcher LAMINA_LOG_ON_FAILURE = ContainerdLaminaProcess.logOnFailure(() -> lamina, 150);
 
   @BeforeAll
   static void prerequisites() {
     Umoci.assumeInstalled();
     assumeTrue(DockerRegistry.installed(), DockerRegistry.MISSING);
-    assumeTrue(Files.isRegularFile(ContainerdLaminaProcess.jar()),
-        () -> ContainerdLaminaProcess.jar() + " is missing; build it first: (cd " + ContainerdHarness.projectRoot()
-            + " && mvn -q package -DskipTests -pl image-service -am)");
+    ContainerdLaminaProcess.assumeBuilt();
   }
 
   @AfterAll
