@@ -6,9 +6,11 @@
 # docker-registry on 127.0.0.1, gzip and zstd variants. Every run gets a freshly formatted ext4 on
 # a loop device for the client's root; lamina and containerd alternate (one warm-up each, then
 # RUNS counted; lamina runs through bin/lamina, as an operator runs it); the registry's blobs are
-# read once beforehand so the page cache serves them.
-# Reports median and min-max wall seconds, CPU seconds of the daemon during the pull, and its peak
-# RSS.
+# read once beforehand so the page cache serves them. In the same rounds, the floor: GNU tar -x of
+# the same layers, uncompressed and in the page cache, one after another into one directory, then
+# the same final sync.
+# Reports median and min-max wall seconds, CPU seconds of the daemon during the pull, its peak RSS,
+# and lamina's medians against containerd's and against the floor.
 #
 # Usage: sudo bench/pull.sh [--runs N] [--work DIR] [--formats "gzip zstd"] [--build-only]
 # Needs: debootstrap, umoci, skopeo, docker-registry, containerd (ctr), python3, e2fsprogs, time.
@@ -114,6 +116,24 @@ fi
 
 $build_only && { echo "reference image built in $image"; exit 0; }
 
+# the image's layers, uncompressed, for the tar floor
+layers="$work/layers"
+if [ ! -f "$layers/done" ]; then
+  rm -rf "$layers"; mkdir -p "$layers"
+  python3 - "$image" "$layers" <<'PY'
+import gzip, json, os, shutil, sys
+image, out = sys.argv[1], sys.argv[2]
+def blob(d):
+    return os.path.join(image, "blobs", *d.split(":"))
+index = json.load(open(os.path.join(image, "index.json")))
+manifest = json.load(open(blob(index["manifests"][0]["digest"])))
+for i, layer in enumerate(manifest["layers"], 1):
+    with gzip.open(blob(layer["digest"])) as src, open(os.path.join(out, "%d.tar" % i), "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  touch "$layers/done"
+fi
+
 # ---------------------------------------------------------------- registry on loopback
 [ -f "$jar" ] || { echo "build first: mvn -q -DskipTests package" >&2; exit 1; }
 regdir="$work/registry"
@@ -197,21 +217,44 @@ TOML
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
+run_tar() { # -> "wall 0 0"
+  fresh_fs
+  mkdir "$mnt/rootfs"
+  cat "$layers"/*.tar > /dev/null
+  local t0 t1 f
+  t0=$(date +%s.%N)
+  for f in $(ls "$layers"/*.tar | sort -V); do
+    tar --numeric-owner --xattrs --xattrs-include='*' -xf "$f" -C "$mnt/rootfs"
+  done
+  sync
+  t1=$(date +%s.%N)
+  echo "$(echo "$t1 - $t0" | bc) 0 0"
+}
+
 results="$work/results.txt"; : > "$results"
 for format in $formats; do
   for i in $(seq 0 "$runs"); do
     r=$(run_lamina "$format"); [ "$i" = 0 ] || echo "lamina $format $r" >> "$results"
     r=$(run_containerd "$format"); [ "$i" = 0 ] || echo "containerd $format $r" >> "$results"
+    r=$(run_tar); [ "$i" = 0 ] || echo "tar+sync $format $r" >> "$results"
   done
 done
 
 printf '\n%-11s %-5s %10s %15s %10s %12s\n' side fmt "wall(med)" "wall(min-max)" "cpu(med)" "peak RSS"
 for format in $formats; do
-  for side in lamina containerd; do
+  for side in lamina containerd tar+sync; do
     grep "^$side $format " "$results" | gawk -v side="$side" -v fmt="$format" '
       { w[NR]=$3; c[NR]=$4; r[NR]=$5 }
       END { n=asort(w); asort(c); asort(r)
         med=(n%2)?w[(n+1)/2]:(w[n/2]+w[n/2+1])/2; cm=(n%2)?c[(n+1)/2]:(c[n/2]+c[n/2+1])/2
         printf "%-11s %-5s %9.2fs %7.2f-%-7.2f %9.2fs %9d MB\n", side, fmt, med, w[1], w[n], cm, r[n]/1024 }'
   done
+done
+
+median() { grep "^$1 $2 " "$results" | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END {print (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}'; }
+echo
+for format in $formats; do
+  l=$(median lamina "$format"); c=$(median containerd "$format"); t=$(median tar+sync "$format")
+  printf '%-5s lamina / containerd = %.2f (target <= 0.5)   lamina / (tar -x + sync) = %.2f (target <= 1.5)\n' \
+    "$format" "$(echo "$l / $c" | bc -l)" "$(echo "$l / $t" | bc -l)"
 done
