@@ -68,7 +68,7 @@ public record GeneratedImage(byte[] manifest, byte[] config, Map<String, Path> l
     byte[] manifest = ("{\"schemaVersion\":2,\"mediaType\":\"" + MANIFEST_TYPE + "\",\"config\":"
         + descriptor(CONFIG_TYPE, configDigest, config.length) + ",\"layers\":[" + layerJson + "]}")
         .getBytes(StandardCharsets.UTF_8);
-    return new GeneratedImage(manifest, config, Map.copyOf(blobs));
+    return new GeneratedImage(manifest, config, java.util.Collections.unmodifiableMap(blobs));
   }
 
   public Digest configDigest() {

@@ -27,6 +27,11 @@ public final class LoopbackRegistry implements Closeable {
   private final ExecutorService executor;
   private final GeneratedImage image;
 
+  /** The image served. */
+  public GeneratedImage image() {
+    return image;
+  }
+
   public LoopbackRegistry(GeneratedImage image) throws IOException {
     this.image = image;
     this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 16);
