@@ -562,7 +562,8 @@ final class Puller implements Closeable {
       return new Applied(applied.stats(), tee.count(), w);
     } catch (IOException | RuntimeException e) {
       // What the network delivered before it failed is good: keep it for the next pull to resume.
-      keep = !done && LaminaException.kindOf(e) == ErrorKind.UNAVAILABLE && w.offset() > 0;
+      // A layer no pull wants any more (a sibling failed) keeps nothing: a failed pull leaves no ingest.
+      keep = !done && !job.abandoned && LaminaException.kindOf(e) == ErrorKind.UNAVAILABLE && w.offset() > 0;
       throw e;
     } finally {
       if (!handedOver) {
