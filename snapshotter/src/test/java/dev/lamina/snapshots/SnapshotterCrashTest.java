@@ -105,11 +105,22 @@ class SnapshotterCrashTest {
           maybeRemoved.remove(name);
         }
       }
-      // reopening recovers; every snapshot must have its directory even before cleanup
+      // the metadata as the kill left it, before anything reopens it: for a failure to be diagnosed
+      saveMetadata(root, tmp.resolve("db-after-kill-" + kill));
+      // reopening recovers; every snapshot must have its directory even before cleanup, and
+      // every snapshot whose commit returned must be there unless a remove of it may have run
       try (Snapshotter sn = CrashChild.open(driver, root)) {
+        Set<String> present = new HashSet<>();
         for (Info i : walk(sn)) {
+          present.add(i.name());
           assertThat(((DirectorySnapshotter) sn).directoryOf(i.name()).resolve("fs"))
               .as("after kill %d (seed %d): directory of %s", kill, seed, i.name()).isDirectory();
+        }
+        for (String name : committed) {
+          if (!maybeRemoved.contains(name)) {
+            assertThat(present).as("after kill %d (seed %d): committed %s is lost; its lines: %s", kill, seed, name, history.get(name))
+                .contains(name);
+          }
         }
       }
     }
@@ -141,6 +152,17 @@ class SnapshotterCrashTest {
       assertThat(unreported).as("seed %d: committed snapshots no child reported", seed).isLessThanOrEqualTo(kills);
       System.out.printf("%s crash test: %d kills, %d lines, %d committed kept, %d snapshots, seed %d%n",
           driver, kills, lines, committed.size(), infos.size(), seed);
+    }
+  }
+
+  /** Copies metadata.db and its -wal and -shm (those present) into {@code into}. */
+  private static void saveMetadata(Path root, Path into) throws IOException {
+    Files.createDirectories(into);
+    for (String f : List.of("metadata.db", "metadata.db-wal", "metadata.db-shm")) {
+      Path from = root.resolve(f);
+      if (Files.exists(from)) {
+        Files.copy(from, into.resolve(f));
+      }
     }
   }
 
