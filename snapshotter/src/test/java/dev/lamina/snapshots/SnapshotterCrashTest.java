@@ -7,10 +7,7 @@ import dev.lamina.mount.Mount;
 import dev.lamina.mount.TempMounts;
 import dev.lamina.snapshots.overlay.OverlaySnapshotter;
 import dev.lamina.snapshots.storage.DirectorySnapshotter;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -33,8 +29,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Kills a JVM running {@link CrashChild} with SIGKILL at random moments, 30 times on one root
  * (10 for the copying driver when the overlay one ran: they share the crash protocol),
  * and checks after each kill that the metadata and the directories agree (every snapshot has its
- * directory), and at the end, after {@code cleanup()}, that no directory is left without a
- * snapshot and that every snapshot whose commit returned is there with all its files.
+ * directory) and that every snapshot whose commit returned, and which no remove may have taken,
+ * is still there, and at the end, after {@code cleanup()}, that no directory is left without a
+ * snapshot and that every such snapshot is there with all its files. The metadata files as each
+ * kill left them are kept in the temp dir ({@code db-after-kill-<n>}), with the child's output.
  */
 class SnapshotterCrashTest {
   private static final int KILLS = 30;
@@ -62,34 +60,28 @@ class SnapshotterCrashTest {
     int lines = 0;
     for (int kill = 0; kill < kills; kill++) {
       Path stderr = tmp.resolve("child-" + kill + ".err");
+      // The child's stdout goes to a file (kept in the temp dir with child-<kill>.err for a
+      // failure to be diagnosed), not to a pipe: Process.destroyForcibly closes the pipe right after
+      // the signal, which throws away whatever the child wrote that this JVM had not read yet, such
+      // as the REMOVING line of a remove that committed just before the kill.
+      Path stdout = tmp.resolve("child-" + kill + ".out");
       Process p = new ProcessBuilder(
           Path.of(System.getProperty("java.home"), "bin", "java").toString(),
           "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
           "-cp", System.getProperty("java.class.path"),
           CrashChild.class.getName(), driver, root.toString(), Long.toString(seed + kill))
+          .redirectOutput(stdout.toFile())
           .redirectError(stderr.toFile())
           .start();
-      LinkedBlockingQueue<String> out = new LinkedBlockingQueue<>();
-      Thread reader = new Thread(() -> {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = r.readLine()) != null; ) {
-            out.add(line);
-          }
-        } catch (IOException ignored) {
-          // the child died
-        }
-      });
-      reader.start();
-      String first = out.poll(120, TimeUnit.SECONDS);
-      assertThat(first).as("child " + kill + " never got ready; stderr: " + Files.readString(stderr)).isEqualTo("READY");
+      awaitReady(p, stdout, stderr, kill);
       int wait = rnd.nextInt(4) == 0 ? rnd.nextInt(5) : rnd.nextInt(400);
       Thread.sleep(wait);
       assertThat(p.isAlive()).as("child died by itself; stderr: " + Files.readString(stderr)).isTrue();
       p.destroyForcibly();
       assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-      reader.join(60_000);
-      // kept in the temp dir (with child-<kill>.err) for a failure to be diagnosed
-      Files.write(tmp.resolve("child-" + kill + ".out"), out);
+      List<String> out = completeLines(stdout);
+      assertThat(out.get(0)).isEqualTo("READY");
+      out = out.subList(1, out.size());
       for (String line : out) {
         lines++;
         String name = line.substring(line.indexOf(' ') + 1);
@@ -105,11 +97,22 @@ class SnapshotterCrashTest {
           maybeRemoved.remove(name);
         }
       }
-      // reopening recovers; every snapshot must have its directory even before cleanup
+      // the metadata as the kill left it, before anything reopens it: for a failure to be diagnosed
+      saveMetadata(root, tmp.resolve("db-after-kill-" + kill));
+      // reopening recovers; every snapshot must have its directory even before cleanup, and
+      // every snapshot whose commit returned must be there unless a remove of it may have run
       try (Snapshotter sn = CrashChild.open(driver, root)) {
+        Set<String> present = new HashSet<>();
         for (Info i : walk(sn)) {
+          present.add(i.name());
           assertThat(((DirectorySnapshotter) sn).directoryOf(i.name()).resolve("fs"))
               .as("after kill %d (seed %d): directory of %s", kill, seed, i.name()).isDirectory();
+        }
+        for (String name : committed) {
+          if (!maybeRemoved.contains(name)) {
+            assertThat(present).as("after kill %d (seed %d): committed %s is lost; its lines: %s", kill, seed, name, history.get(name))
+                .contains(name);
+          }
         }
       }
     }
@@ -141,6 +144,32 @@ class SnapshotterCrashTest {
       assertThat(unreported).as("seed %d: committed snapshots no child reported", seed).isLessThanOrEqualTo(kills);
       System.out.printf("%s crash test: %d kills, %d lines, %d committed kept, %d snapshots, seed %d%n",
           driver, kills, lines, committed.size(), infos.size(), seed);
+    }
+  }
+
+  private static void awaitReady(Process p, Path stdout, Path stderr, int kill) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!Files.readString(stdout).startsWith("READY\n")) {
+      assertThat(p.isAlive()).as("child %d died before it got ready; stderr: %s", kill, Files.readString(stderr)).isTrue();
+      assertThat(System.nanoTime() - deadline).as("child %d never got ready; stderr: %s", kill, Files.readString(stderr)).isNegative();
+      Thread.sleep(5);
+    }
+  }
+
+  /** The lines of {@code file} that end with a newline: a kill may cut the last one short. */
+  private static List<String> completeLines(Path file) throws IOException {
+    String s = Files.readString(file);
+    return List.of(s.substring(0, s.lastIndexOf('\n') + 1).split("\n"));
+  }
+
+  /** Copies metadata.db and its -wal and -shm (those present) into {@code into}. */
+  private static void saveMetadata(Path root, Path into) throws IOException {
+    Files.createDirectories(into);
+    for (String f : List.of("metadata.db", "metadata.db-wal", "metadata.db-shm")) {
+      Path from = root.resolve(f);
+      if (Files.exists(from)) {
+        Files.copy(from, into.resolve(f));
+      }
     }
   }
 
