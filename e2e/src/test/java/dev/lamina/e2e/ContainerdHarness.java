@@ -297,6 +297,26 @@ final class ContainerdHarness implements AutoCloseable {
     return out;
   }
 
+  /**
+   * A test class's teardown: closes each of {@code open} that was made (a failure is printed, the
+   * rest still close), then, as root, unmounts whatever is left under {@code dir}.
+   */
+  static void closeAllThenUnmount(Path dir, AutoCloseable... open) throws IOException {
+    for (AutoCloseable c : open) {
+      if (c == null) {
+        continue;
+      }
+      try {
+        c.close();
+      } catch (Exception e) {
+        System.err.println("closing " + c + ": " + e);
+      }
+    }
+    if (Root.isRoot()) {
+      unmountUnder(dir);
+    }
+  }
+
   /** Unmounts everything at or under {@code dir}: newest and deepest first, lazily when busy. */
   static void unmountUnder(Path dir) throws IOException {
     List<Path> mounts = mountsUnder(dir);

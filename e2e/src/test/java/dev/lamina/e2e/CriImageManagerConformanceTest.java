@@ -12,7 +12,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.lamina.cri.runtime.v1.Api;
 import dev.lamina.fstest.FsTree;
-import dev.lamina.fstest.Root;
 import dev.lamina.remotes.Platform;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -128,18 +127,7 @@ class CriImageManagerConformanceTest {
 
   @AfterAll
   static void tearDown() throws IOException {
-    for (AutoCloseable open : new AutoCloseable[] {c, lamina, registry}) {
-      if (open != null) {
-        try {
-          open.close();
-        } catch (Exception e) {
-          System.err.println("closing " + open + ": " + e);
-        }
-      }
-    }
-    if (Root.isRoot()) {
-      ContainerdHarness.unmountUnder(tmp);
-    }
+    ContainerdHarness.closeAllThenUnmount(tmp, c, lamina, registry);
   }
 
   /**
@@ -403,59 +391,43 @@ class CriImageManagerConformanceTest {
   @Order(9)
   @DisplayName("removing image by one tag should remove all tags [Conformance]")
   void removingImageByOneTagShouldRemoveAllTags() {
-    String imageName1 = TEST_DIFFERENT_TAG_SAME_IMAGE_LIST.get(0);
-    String imageName2 = TEST_DIFFERENT_TAG_SAME_IMAGE_LIST.get(1);
-    String imageName3 = TEST_DIFFERENT_TAG_SAME_IMAGE_LIST.get(2);
-
-    // Ensure images are absent before test
-    removeImageList(List.of(imageName1, imageName2, imageName3));
-
-    // Pulling image with multiple tags
-    pullImageList(List.of(imageName1, imageName2, imageName3));
-
-    // Verifying all tags are present on a single image
-    Api.Image foundImage = listImage().stream().filter(img -> img.getRepoTagsList().contains(imageName1)).findFirst()
-        .orElse(null);
-    assertThat(foundImage).as("Should find the pulled image").isNotNull();
-    assertThat(foundImage.getRepoTagsList()).as("Should have exactly three tags").hasSize(3);
-    assertThat(foundImage.getRepoTagsList()).as("Should contain all three tags")
-        .contains(imageName1, imageName2, imageName3);
-    String imageId = foundImage.getId();
-
-    // Removing image by a single tag
-    removeImage(imageName1);
-
-    // Verifying the image is completely removed
-    assertAllGone(imageName1, imageName2, imageName3, imageId);
+    pullAsOneImageThenRemoveByOneName(TEST_DIFFERENT_TAG_SAME_IMAGE_LIST);
   }
 
   @Test
   @Order(10)
   @DisplayName("removing image from one registry should remove all tags from other registries [Conformance]")
   void removingImageFromOneRegistryShouldRemoveAllTagsFromOtherRegistries() {
-    String imageName1 = TEST_SAME_IMAGE_DIFFERENT_REGISTRIES.get(0);
-    String imageName2 = TEST_SAME_IMAGE_DIFFERENT_REGISTRIES.get(1);
+    pullAsOneImageThenRemoveByOneName(TEST_SAME_IMAGE_DIFFERENT_REGISTRIES);
+  }
 
+  /**
+   * The body of image.go's two "removing ... should remove all tags" specs: {@code names} pulled
+   * are one image carrying exactly those tags; removing it by the first name removes every name
+   * and the image ID.
+   */
+  private static void pullAsOneImageThenRemoveByOneName(List<String> names) {
     // Ensure images are absent before test
-    removeImageList(List.of(imageName1, imageName2));
+    removeImageList(names);
 
-    // Pulling the same image from different registries
-    pullImageList(List.of(imageName1, imageName2));
+    // Pulling the image under every name
+    pullImageList(names);
 
     // Verifying all tags are present on a single image
-    Api.Image foundImage = listImage().stream().filter(img -> img.getRepoTagsList().contains(imageName1)).findFirst()
-        .orElse(null);
+    Api.Image foundImage = listImage().stream().filter(img -> img.getRepoTagsList().contains(names.get(0)))
+        .findFirst().orElse(null);
     assertThat(foundImage).as("Should find the pulled image").isNotNull();
-    assertThat(foundImage.getRepoTagsList()).as("Should have exactly two tags").hasSize(2);
-    assertThat(foundImage.getRepoTagsList()).as("Should contain tags from both registries")
-        .contains(imageName1, imageName2);
+    assertThat(foundImage.getRepoTagsList()).as("Should have exactly %d tags", names.size()).hasSize(names.size());
+    assertThat(foundImage.getRepoTagsList()).as("Should contain every tag").containsAll(names);
     String imageId = foundImage.getId();
 
     // Removing image by a single tag
-    removeImage(imageName1);
+    removeImage(names.get(0));
 
     // Verifying the image is completely removed
-    assertAllGone(imageName1, imageName2, imageId);
+    List<String> gone = new ArrayList<>(names);
+    gone.add(imageId);
+    assertAllGone(gone.toArray(String[]::new));
   }
 
   /** ImageStatus finds nothing by any of {@code refs} (tags or the image ID). */

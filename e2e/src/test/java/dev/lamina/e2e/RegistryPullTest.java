@@ -30,7 +30,6 @@ import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Objects;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -123,19 +122,7 @@ class RegistryPullTest {
 
   @AfterAll
   static void tearDown() throws IOException {
-    List<AutoCloseable> open = new ArrayList<>();
-    Stream.of(cri, snapshots, lamina, plain, basic, token, issuer).filter(Objects::nonNull)
-        .forEach(open::add);
-    for (AutoCloseable c : open) {
-      try {
-        c.close();
-      } catch (Exception e) {
-        System.err.println("closing " + c + ": " + e);
-      }
-    }
-    if (Root.isRoot()) {
-      ContainerdHarness.unmountUnder(tmp);
-    }
+    ContainerdHarness.closeAllThenUnmount(tmp, cri, snapshots, lamina, plain, basic, token, issuer);
   }
 
   // ------------------------------------------------------------------ fixtures
