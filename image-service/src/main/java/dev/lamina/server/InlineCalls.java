@@ -9,6 +9,7 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import io.grpc.health.v1.HealthGrpc;
 import java.util.ArrayDeque;
 import java.util.Set;
 import java.util.concurrent.Executor;
@@ -42,7 +43,7 @@ public final class InlineCalls implements ServerInterceptor {
       SnapshotsGrpc.getViewMethod().getFullMethodName(),
       SnapshotsGrpc.getCommitMethod().getFullMethodName(),
       SnapshotsGrpc.getUpdateMethod().getFullMethodName(),
-      "grpc.health.v1.Health/Check");
+      HealthGrpc.getCheckMethod().getFullMethodName());
 
   private final Executor pool;
   private final Semaphore admitted;

@@ -228,9 +228,10 @@ public final class Server implements Closeable {
             + Epoll.unavailabilityCause());
       }
       AtomicInteger n = new AtomicInteger();
+      // calls on the pool, running or waiting for a thread; the queue has room for a task of each
+      int maxCalls = config.threads() + config.queue();
       executor = new ThreadPoolExecutor(config.threads(), config.threads(), 60, TimeUnit.SECONDS,
-          // room for a task of every admitted call: InlineCalls admits threads + queue calls
-          new ArrayBlockingQueue<>(config.threads() + Math.max(1, config.queue())), r -> {
+          new ArrayBlockingQueue<>(Math.max(1, maxCalls)), r -> {
             Thread t = new Thread(r, "lamina-rpc-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
@@ -242,14 +243,14 @@ public final class Server implements Closeable {
           EpollIoHandler.newFactory());
       ErrorMappingInterceptor errors = new ErrorMappingInterceptor();
       // one admission count for every socket: they share the pool
-      InlineCalls placement = new InlineCalls(executor, config.threads() + config.queue());
+      InlineCalls placement = new InlineCalls(executor, maxCalls);
       try {
         for (Endpoint e : endpoints) {
           UnixSockets.prepare(e.socket());
           NettyServerBuilder b = UnixSockets.serverBuilder(e.socket(), boss, workers)
               .directExecutor()
               .intercept(placement)
-              .maxConcurrentCallsPerConnection(config.threads() + config.queue())
+              .maxConcurrentCallsPerConnection(maxCalls)
               .addService(health.getHealthService());
           for (BindableService s : e.services()) {
             b.addService(ServerInterceptors.intercept(s, errors));

@@ -54,12 +54,13 @@ import java.util.concurrent.TimeUnit;
  * pull interpreting and compiling (about 5 CPU-seconds on a 600 MB image). The warm-up pulls a
  * generated image (gzip and zstd layers, whiteouts, links: {@link GeneratedImage}) from a
  * registry on 127.0.0.1 that it starts itself, several times, into a scratch root of the same
- * snapshotter kind, then runs chains of snapshot operations through the Snapshots service there, over a unix
- * socket of its own.
- * Nothing it does touches the daemon's own state; the scratch directory is deleted afterwards.
+ * snapshotter kind, applies its layers a few more times through the layer engine alone, then runs
+ * a chain of snapshot operations, thousands of short calls and prepare/commit/remove cycles through
+ * the Snapshots service there, over a unix socket of its own. Between rounds it lets the JIT catch
+ * up. Nothing it does touches the daemon's own state; the scratch directory is deleted afterwards.
  */
 public final class Warmup {
-  /** Pulls of the generated image: enough for the per-entry code to reach the optimizing compiler. */
+  /** Pulls of the generated image: every stage of a pull, end to end. */
   static final int PULLS = 3;
   /** Applies of the generated layers through the layer engine alone, after the pulls. */
   static final int APPLIES = 3;
