@@ -30,6 +30,21 @@ import org.slf4j.LoggerFactory;
 final class Transport {
   private static final Logger LOG = LoggerFactory.getLogger(Transport.class);
   static final int MAX_REDIRECTS = 10;
+  /**
+   * The JDK client's socket read size (its own default is 16 KiB). Every read travels through
+   * several publishers and schedulers before a body stream sees it; reading 256 KiB at a time
+   * cuts that per-read work 16-fold, about a fifth of a pull's CPU. Read once, when the client
+   * classes load, so it is set here, before the first client exists; a value given on the
+   * command line wins.
+   */
+  static final String READ_BUFFER_PROPERTY = "jdk.httpclient.bufsize";
+  static final int READ_BUFFER = 256 * 1024;
+
+  static {
+    if (System.getProperty(READ_BUFFER_PROPERTY) == null) {
+      System.setProperty(READ_BUFFER_PROPERTY, Integer.toString(READ_BUFFER));
+    }
+  }
 
   private final RegistryOptions options;
   private final ConcurrentMap<String, HttpClient> clients = new ConcurrentHashMap<>();

@@ -26,6 +26,13 @@ import java.util.zip.GZIPOutputStream;
  * small text files in a gzip layer, a zstd layer with whiteouts, an opaque directory and
  * directories it does not declare, links, a few incompressible megabytes.
  *
+ * <p>It also carries, a few times each, what distribution layers carry and synthetic ones easily
+ * miss: the root entry {@code ./}, device nodes (when the daemon may create them), names and link
+ * targets outside Latin-1 in ustar fields and in PAX records, absolute symlink targets, group
+ * owners other than root, setgid directories. The JIT compiles the entry loop for what it has
+ * seen; an entry of a kind it never saw, met during a real pull, throws that compiled code away
+ * and sends the loop back to the interpreter until it is compiled again.
+ *
  * @param manifest the image manifest (OCI)
  * @param config the image config
  * @param layers the compressed layers, files by digest
@@ -43,11 +50,14 @@ public record GeneratedImage(byte[] manifest, byte[] config, Map<String, Path> l
     return Digest.sha256Of(manifest);
   }
 
-  /** Writes the layers into {@code dir}; {@code seed} varies the file contents. */
-  public static GeneratedImage generate(long seed, Path dir) throws IOException {
+  /**
+   * Writes the layers into {@code dir}; {@code seed} varies the file contents. Device nodes are
+   * in the image only with {@code devices}: creating them needs root.
+   */
+  public static GeneratedImage generate(long seed, Path dir, boolean devices) throws IOException {
     Random random = new Random(seed);
     List<Layer> layers = List.of(
-        new Layer(GZIP_TYPE, GeneratedImage::base),
+        new Layer(GZIP_TYPE, (w, r) -> base(w, r, devices)),
         new Layer(ZSTD_TYPE, GeneratedImage::changes),
         new Layer(GZIP_TYPE, GeneratedImage::small));
     Map<String, Path> blobs = new LinkedHashMap<>();
@@ -128,8 +138,17 @@ public record GeneratedImage(byte[] manifest, byte[] config, Map<String, Path> l
    * under 32 KiB, some up to 128 KiB), links, names long enough for PAX records, 4 MiB that does not
    * compress.
    */
-  private static void base(Entries w, Random random) throws IOException {
+  private static void base(Entries w, Random random, boolean devices) throws IOException {
     {
+      w.dir("./");
+      if (devices) {
+        w.dir("dev/");
+        int[][] nodes = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}};
+        for (int[] n : nodes) {
+          w.charDevice("dev/c" + n[0] + "-" + n[1], n[0], n[1]);
+        }
+      }
+      international(w, random, "usr/share/ca/");
       w.dir("app/");
       for (int d = 0; d < 30; d++) {
         String dir = "app/d" + d + "/";
@@ -162,9 +181,31 @@ public record GeneratedImage(byte[] manifest, byte[] config, Map<String, Path> l
     return 32 * 1024 + random.nextInt(96 * 1024);
   }
 
+  /**
+   * Names and link targets beyond Latin-1 (Java keeps such strings in another encoding, and
+   * every string operation on them takes other branches), short enough for the ustar header and
+   * long enough for PAX records; absolute symlinks; files of group 42 in a setgid directory.
+   */
+  private static void international(Entries w, Random random, String dir) throws IOException {
+    w.dir(dir, 02755, 50);
+    String longDir = dir + "Ünïcödé-ディレクトリ-" + "ő".repeat(40) + "/";
+    w.dir(longDir, 0755, 0);
+    for (int i = 0; i < 20; i++) {
+      String shortName = dir + "Főtanúsítvány-" + i + ".crt";
+      String longName = longDir + "NetLock_Arany_=Class_Gold=_Főtanúsítvány-" + i + ".crt";
+      w.file(shortName, text(random, 200), 0644, 42);
+      w.file(longName, text(random, 200), 0644, 0);
+      w.symlink(dir + "link-" + i + ".0", "/" + shortName);
+      w.symlink(dir + "long-link-" + i + ".0", "/" + longName);
+      w.symlink(dir + "日本-" + i, "Főtanúsítvány-" + i + ".crt");
+    }
+  }
+
   /** Files changed and added, whiteouts, an opaque directory, undeclared parent directories. */
   private static void changes(Entries w, Random random) throws IOException {
     {
+      w.dir("./");
+      international(w, random, "usr/share/ca-more/");
       for (int d = 0; d < 30; d++) {
         String dir = "app/d" + d + "/";
         w.dir(dir);
@@ -214,11 +255,24 @@ public record GeneratedImage(byte[] manifest, byte[] config, Map<String, Path> l
     }
 
     void dir(String name) throws IOException {
-      tar.write(TarEntry.directory(name, 0755, 0, 0, MTIME), null);
+      dir(name, 0755, 0);
+    }
+
+    void dir(String name, int mode, int gid) throws IOException {
+      tar.write(TarEntry.directory(name, mode, 0, gid, MTIME), null);
     }
 
     void file(String name, byte[] data, int mode) throws IOException {
-      tar.write(TarEntry.file(name, data.length, mode, 0, 0, MTIME), new ByteArrayInputStream(data));
+      file(name, data, mode, 0);
+    }
+
+    void file(String name, byte[] data, int mode, int gid) throws IOException {
+      tar.write(TarEntry.file(name, data.length, mode, 0, gid, MTIME), new ByteArrayInputStream(data));
+    }
+
+    void charDevice(String name, int major, int minor) throws IOException {
+      tar.write(new TarEntry(name, TarEntry.Type.CHAR_DEVICE, 0666, 0, 0, "", "", 0, MTIME, "", major, minor,
+          new TreeMap<>()), null);
     }
 
     void symlink(String name, String target) throws IOException {

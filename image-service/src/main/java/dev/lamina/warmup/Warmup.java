@@ -10,13 +10,15 @@ import dev.lamina.containerd.snapshots.v1.StatSnapshotRequest;
 import dev.lamina.containerd.snapshots.v1.UsageRequest;
 import dev.lamina.containerd.snapshots.v1.ViewSnapshotRequest;
 import dev.lamina.archive.ApplyOptions;
-import dev.lamina.archive.TarApplier;
 import dev.lamina.archive.WhiteoutMode;
-import dev.lamina.compression.Compression;
 import dev.lamina.content.LocalContentStore;
+import dev.lamina.diff.LayerBlob;
+import dev.lamina.diff.StreamApplier;
 import dev.lamina.fs.RemoveAll;
 import dev.lamina.images.ImageManagerOptions;
 import dev.lamina.images.LocalImageManager;
+import dev.lamina.posix.Posix;
+import dev.lamina.processor.StreamProcessors;
 import dev.lamina.remotes.RegistryClient;
 import dev.lamina.remotes.RegistryOptions;
 import dev.lamina.remotes.auth.Credentials;
@@ -96,7 +98,8 @@ public final class Warmup {
               : CopyingSnapshotter.open(root);
           LocalContentStore content = LocalContentStore.open(root.resolve("content"));
           LoopbackRegistry registry = new LoopbackRegistry(
-              GeneratedImage.generate(1, Files.createDirectories(scratch.resolve("registry"))))) {
+              GeneratedImage.generate(1, Files.createDirectories(scratch.resolve("registry")),
+                  Posix.get().isRoot()))) {
         pulls = pulls(registry, scratch, root, content, snapshotter, deadline);
         applies(registry.image(), kind, scratch, deadline);
         awaitCompilerIdle(deadline);
@@ -135,18 +138,24 @@ public final class Warmup {
    * directory, {@link #APPLIES} times. The code that runs once per tar entry (reading headers,
    * creating and finishing files) is the hottest of a pull, and the pulls alone do not run it often
    * enough for the optimizing compiler; these applies skip the registry, the content store and the
-   * snapshots, so they cost little.
+   * snapshots, so they cost little. They read the layers through the pull's own streaming applier,
+   * so the entry loop sees the same stream classes as in a pull.
    */
   private static void applies(GeneratedImage image, SnapshotterKind kind, Path scratch, long deadline)
       throws IOException {
     ApplyOptions options = ApplyOptions.defaults()
         .withWhiteouts(kind == SnapshotterKind.OVERLAY ? WhiteoutMode.OVERLAY : WhiteoutMode.NAIVE);
+    StreamApplier applier = new StreamApplier(StreamProcessors.builtIn());
     for (int i = 0; i < APPLIES && System.nanoTime() < deadline; i++) {
       Path dir = Files.createDirectories(scratch.resolve("apply"));
       try {
+        int n = 0;
         for (Path layer : image.layers().values()) {
-          try (InputStream in = Compression.decompress(new BufferedInputStream(Files.newInputStream(layer), 1 << 16))) {
-            new TarApplier(options).apply(in, dir);
+          // As the snapshotter unpacks: overlay into an empty directory per layer, copying onto
+          // the layers below (an entry loop compiled for one way stumbles on the other).
+          Path target = kind == SnapshotterKind.OVERLAY ? Files.createDirectories(dir.resolve("layer-" + n++)) : dir;
+          try (InputStream in = new BufferedInputStream(Files.newInputStream(layer), 1 << 16)) {
+            applier.apply(LayerBlob.of(in), target, options);
           }
         }
       } finally {

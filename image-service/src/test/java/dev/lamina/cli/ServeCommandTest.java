@@ -54,7 +54,7 @@ class ServeCommandTest {
    */
   @Test
   void registryConfigDirAndPinnedImagesReachThePulls() throws Exception {
-    GeneratedImage image = GeneratedImage.generate(5, Files.createDirectories(tmp.resolve("blobs")));
+    GeneratedImage image = GeneratedImage.generate(5, Files.createDirectories(tmp.resolve("blobs")), false);
     try (LoopbackRegistry registry = new LoopbackRegistry(image)) {
       Path hosts = tmp.resolve("hosts");
       Path host = Files.createDirectories(hosts.resolve("mirror.invalid:5000"));

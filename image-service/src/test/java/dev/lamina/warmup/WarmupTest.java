@@ -76,7 +76,7 @@ class WarmupTest {
 
   @Test
   void theGeneratedImageIsWhatItsManifestSays() throws Exception {
-    GeneratedImage image = GeneratedImage.generate(3, tmp);
+    GeneratedImage image = GeneratedImage.generate(3, tmp, false);
 
     String manifest = new String(image.manifest(), java.nio.charset.StandardCharsets.UTF_8);
     assertThat(image.layers()).hasSize(3);
@@ -87,6 +87,52 @@ class WarmupTest {
     }
     assertThat(manifest).contains(image.configDigest().toString())
         .contains("tar+gzip").contains("tar+zstd");
+  }
+
+  @Test
+  void theGeneratedLayersCarryWhatDistributionLayersCarry() throws Exception {
+    GeneratedImage image = GeneratedImage.generate(3, tmp, true);
+
+    java.util.Set<dev.lamina.archive.TarEntry.Type> types = java.util.EnumSet.noneOf(
+        dev.lamina.archive.TarEntry.Type.class);
+    java.util.List<String> names = new java.util.ArrayList<>();
+    java.util.List<String> links = new java.util.ArrayList<>();
+    java.util.Set<Integer> groups = new java.util.HashSet<>();
+    for (Path layer : image.layers().values()) {
+      try (var in = dev.lamina.compression.Compression.decompress(Files.newInputStream(layer))) {
+        var reader = new dev.lamina.archive.TarReader(in);
+        dev.lamina.archive.TarEntry e;
+        while ((e = reader.next()) != null) {
+          types.add(e.type());
+          names.add(e.name());
+          links.add(e.linkName());
+          groups.add(e.gid());
+        }
+      }
+    }
+    assertThat(types).contains(dev.lamina.archive.TarEntry.Type.CHAR_DEVICE,
+        dev.lamina.archive.TarEntry.Type.SYMLINK, dev.lamina.archive.TarEntry.Type.HARDLINK);
+    assertThat(names).contains("./");
+    assertThat(names).anyMatch(n -> n.chars().anyMatch(c -> c > 0xff) && n.getBytes(
+        java.nio.charset.StandardCharsets.UTF_8).length > 100); // a PAX path beyond Latin-1
+    assertThat(links).anyMatch(l -> l.startsWith("/") && l.getBytes(
+        java.nio.charset.StandardCharsets.UTF_8).length > 100); // a PAX linkpath, absolute
+    assertThat(groups).contains(0, 42);
+  }
+
+  @Test
+  void withoutDevicesTheImageHasNoDeviceNodes() throws Exception {
+    GeneratedImage image = GeneratedImage.generate(3, tmp, false);
+
+    for (Path layer : image.layers().values()) {
+      try (var in = dev.lamina.compression.Compression.decompress(Files.newInputStream(layer))) {
+        var reader = new dev.lamina.archive.TarReader(in);
+        dev.lamina.archive.TarEntry e;
+        while ((e = reader.next()) != null) {
+          assertThat(e.type()).isNotEqualTo(dev.lamina.archive.TarEntry.Type.CHAR_DEVICE);
+        }
+      }
+    }
   }
 
   private static java.util.List<Path> entries(Path dir) throws IOException {
