@@ -39,7 +39,14 @@ final class Commands {
 
   /** Runs {@code command} in {@code dir} (null: inherit), killing it after {@code timeout}. */
   static Result run(Path dir, Duration timeout, List<String> command) throws IOException {
+    return run(dir, timeout, java.util.Map.of(), command);
+  }
+
+  /** As {@link #run(Path, Duration, List)}, with {@code env} added to the environment. */
+  static Result run(Path dir, Duration timeout, java.util.Map<String, String> env, List<String> command)
+      throws IOException {
     ProcessBuilder pb = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.PIPE);
+    pb.environment().putAll(env);
     if (dir != null) {
       pb.directory(dir.toFile());
     }

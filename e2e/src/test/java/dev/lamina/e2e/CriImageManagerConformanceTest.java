@@ -557,4 +557,37 @@ class CriImageManagerConformanceTest {
   private static void removeImage(String imageName) {
     imageStatus(imageName).ifPresent(image -> c.remove(image.getId()));
   }
+
+  /**
+   * bin/lamina's class-data archive for a client verb comes from its first successful run: a run
+   * that fails early (no daemon at the socket) loads a fraction of the classes, and an archive
+   * made from it would slow every later run down.
+   */
+  @Test
+  @Order(13)
+  void theLauncherKeepsAClassArchiveOnlyFromASuccessfulRun() throws Exception {
+    Path launcher = ContainerdHarness.projectRoot().resolve("bin/lamina");
+    Path cache = Files.createDirectories(tmp.resolve("launcher-cache"));
+    Map<String, String> env = Map.of("LAMINA_CACHE_DIR", cache.toString());
+
+    Commands.Result failed = Commands.run(null, Duration.ofMinutes(2), env,
+        List.of(launcher.toString(), "images", "--socket", tmp.resolve("nothing-here.sock").toString()));
+    assertThat(failed.exitCode()).as("images against no daemon: %s", failed).isNotZero();
+    assertThat(archives(cache)).as("archives after a failed run").isEmpty();
+
+    Commands.run(null, Duration.ofMinutes(2), env,
+        List.of(launcher.toString(), "images", "--socket", lamina.criSocket().toString())).check();
+    assertThat(archives(cache)).as("archives after a successful run").singleElement()
+        .satisfies(name -> assertThat(name).startsWith("images-").endsWith(".jsa"));
+
+    Commands.Result again = Commands.run(null, Duration.ofMinutes(2), env,
+        List.of(launcher.toString(), "images", "--socket", lamina.criSocket().toString())).check();
+    assertThat(again.stdout()).startsWith("IMAGE");
+  }
+
+  private static List<String> archives(Path dir) throws IOException {
+    try (var files = Files.list(dir)) {
+      return files.map(f -> f.getFileName().toString()).toList();
+    }
+  }
 }
