@@ -13,7 +13,11 @@
 # (e2e ContainerdSnapshotterBench): lamina's socket directly, containerd with lamina, containerd
 # with overlayfs, so no process start is in those figures.
 #
-# Usage: bench/snapshotter-ops.sh [--chain N] [--depth N] [--views N] [--work DIR] [--no-grpc]
+# Both snapshotters keep their state on one freshly formatted ext4 (a loop device mounted on the
+# work directory, as shared/BENCHMARKING.md asks of every run: a journaled filesystem, like a
+# node's /var/lib); --no-fresh-fs runs on whatever filesystem the work directory is on.
+#
+# Usage: bench/snapshotter-ops.sh [--chain N] [--depth N] [--views N] [--work DIR] [--no-grpc] [--no-fresh-fs]
 # Needs root, containerd + ctr, overlayfs, java 17, and the build: mvn -q install -DskipTests
 # (image-service/target/lamina.jar; e2e/target/test-classes for the gRPC part:
 #  mvn -q -pl e2e test-compile).
@@ -23,6 +27,7 @@ depth=128
 views=50
 work=""
 grpc=1
+fresh=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --chain) chain="$2"; shift 2 ;;
@@ -30,6 +35,7 @@ while [ $# -gt 0 ]; do
     --views) views="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
     --no-grpc) grpc=0; shift ;;
+    --no-fresh-fs) fresh=0; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -56,9 +62,20 @@ cleanup() {
   # anything still mounted under the work dir, deepest first
   awk -v d="$work" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r |
     while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+  if [ -n "${fs_img:-}" ]; then
+    umount "$work" 2>/dev/null || umount -l "$work" 2>/dev/null || true
+    rm -f "$fs_img"
+  fi
   if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "kept $work" >&2; fi
 }
 trap cleanup EXIT
+fs_img=""
+if [ "$fresh" = 1 ]; then
+  fs_img="$(mktemp /var/tmp/lamina-snapbench-fs.XXXXXX)"
+  truncate -s 8G "$fs_img"
+  mkfs.ext4 -q -F "$fs_img"
+  mount -o loop "$fs_img" "$work"
+fi
 
 # ---------------------------------------------------------------- daemons
 LAMINA_JAR="$jar" "$top/bin/lamina" serve --root "$work/lamina-root" --snapshotter-socket "$work/lamina.sock" \
