@@ -62,10 +62,8 @@ cleanup() {
   # anything still mounted under the work dir, deepest first
   awk -v d="$work" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r |
     while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
-  if [ -n "${fs_img:-}" ]; then
-    umount "$work" 2>/dev/null || umount -l "$work" 2>/dev/null || true
-    rm -f "$fs_img"
-  fi
+  # (that loop unmounts the fresh filesystem on the work dir too)
+  [ -n "${fs_img:-}" ] && rm -f "$fs_img"
   if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "kept $work" >&2; fi
 }
 trap cleanup EXIT

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -39,11 +40,11 @@ final class Commands {
 
   /** Runs {@code command} in {@code dir} (null: inherit), killing it after {@code timeout}. */
   static Result run(Path dir, Duration timeout, List<String> command) throws IOException {
-    return run(dir, timeout, java.util.Map.of(), command);
+    return run(dir, timeout, Map.of(), command);
   }
 
   /** As {@link #run(Path, Duration, List)}, with {@code env} added to the environment. */
-  static Result run(Path dir, Duration timeout, java.util.Map<String, String> env, List<String> command)
+  static Result run(Path dir, Duration timeout, Map<String, String> env, List<String> command)
       throws IOException {
     ProcessBuilder pb = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.PIPE);
     pb.environment().putAll(env);

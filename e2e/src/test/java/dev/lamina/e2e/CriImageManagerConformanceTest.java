@@ -427,11 +427,11 @@ class CriImageManagerConformanceTest {
     // Verifying the image is completely removed
     List<String> gone = new ArrayList<>(names);
     gone.add(imageId);
-    assertAllGone(gone.toArray(String[]::new));
+    assertAllGone(gone);
   }
 
   /** ImageStatus finds nothing by any of {@code refs} (tags or the image ID). */
-  private static void assertAllGone(String... refs) {
+  private static void assertAllGone(List<String> refs) {
     for (String ref : refs) {
       assertThat(imageStatus(ref)).as("Image should be gone when checking by %s", ref).isEmpty();
     }

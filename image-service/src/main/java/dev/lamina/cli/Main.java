@@ -1,8 +1,7 @@
 package dev.lamina.cli;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.function.Supplier;
+import java.util.Arrays;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -23,41 +22,28 @@ public final class Main implements Runnable {
   public static int run(String... args) {
     CommandLine cl = new CommandLine(new Main());
     // Building a command's model reflects over all its options; a client verb is mostly start-up
-    // time, so only the verb being run is built (every verb for help, no verb or an unknown one).
-    Map<String, Supplier<Object>> verbs = verbs();
-    String verb = verbOf(args);
-    Supplier<Object> only = verb == null ? null : verbs.get(ALIASES.getOrDefault(verb, verb));
+    // time, so only the verb being run is built (every verb for help, options or an unknown verb).
+    Class<?> only = args.length == 0 ? null : verbNamed(args[0]);
     if (only != null) {
-      cl.addSubcommand(only.get());
+      cl.addSubcommand(only);
     } else {
-      verbs.values().forEach(v -> cl.addSubcommand(v.get()));
-      cl.addSubcommand(new CommandLine.HelpCommand());
+      VERBS.forEach(cl::addSubcommand);
+      cl.addSubcommand(CommandLine.HelpCommand.class);
     }
     cl.setExecutionExceptionHandler(new ErrorReporter());
     return cl.execute(args);
   }
 
-  /** Other names of verbs (declared on the verbs' own commands too). */
-  private static final Map<String, String> ALIASES = Map.of("image", "images", "img", "images");
-
   /** The verbs, in the order help lists them. */
-  private static Map<String, Supplier<Object>> verbs() {
-    Map<String, Supplier<Object>> verbs = new LinkedHashMap<>();
-    verbs.put("serve", ServeCommand::new);
-    verbs.put("layer", LayerCommand::new);
-    verbs.put("pull", PullCommand::new);
-    verbs.put("images", ImagesCommand::new);
-    verbs.put("inspecti", InspectImageCommand::new);
-    verbs.put("rmi", RemoveImageCommand::new);
-    verbs.put("imagefsinfo", ImageFsInfoCommand::new);
-    return verbs;
-  }
+  private static final List<Class<?>> VERBS = List.of(ServeCommand.class, LayerCommand.class, PullCommand.class,
+      ImagesCommand.class, InspectImageCommand.class, RemoveImageCommand.class, ImageFsInfoCommand.class);
 
-  /** The first argument that is not an option: the top command's options take no values. */
-  private static String verbOf(String[] args) {
-    for (String a : args) {
-      if (!a.startsWith("-")) {
-        return a;
+  /** The verb whose {@code @Command} name or alias is {@code word}, or null. */
+  private static Class<?> verbNamed(String word) {
+    for (Class<?> verb : VERBS) {
+      Command c = verb.getAnnotation(Command.class);
+      if (c.name().equals(word) || Arrays.asList(c.aliases()).contains(word)) {
+        return verb;
       }
     }
     return null;

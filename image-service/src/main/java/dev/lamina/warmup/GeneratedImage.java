@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -78,7 +79,7 @@ public record GeneratedImage(byte[] manifest, byte[] config, Map<String, Path> l
     byte[] manifest = ("{\"schemaVersion\":2,\"mediaType\":\"" + MANIFEST_TYPE + "\",\"config\":"
         + descriptor(CONFIG_TYPE, configDigest, config.length) + ",\"layers\":[" + layerJson + "]}")
         .getBytes(StandardCharsets.UTF_8);
-    return new GeneratedImage(manifest, config, java.util.Collections.unmodifiableMap(blobs));
+    return new GeneratedImage(manifest, config, Collections.unmodifiableMap(blobs));
   }
 
   public Digest configDigest() {

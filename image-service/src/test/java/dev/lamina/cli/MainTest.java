@@ -33,11 +33,19 @@ class MainTest {
   }
 
   @Test
-  void optionsBeforeTheVerbStillFindIt() {
+  void versionNeedsNoVerb() {
     CommandRun r = CommandRun.of("--version");
 
     assertThat(r.exit()).isZero();
     assertThat(r.out()).startsWith("lamina ");
+  }
+
+  @Test
+  void helpBeforeAVerbStillListsEveryVerb() {
+    CommandRun r = CommandRun.of("-h", "pull");
+
+    assertThat(r.exit()).isZero();
+    assertThat(r.out()).startsWith("Usage: lamina [-hV] [COMMAND]").contains("serve", "rmi", "imagefsinfo");
   }
 
   @Test

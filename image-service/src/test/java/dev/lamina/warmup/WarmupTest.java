@@ -4,13 +4,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.lamina.archive.TarEntry;
+import dev.lamina.archive.TarReader;
+import dev.lamina.compression.Compression;
 import dev.lamina.fs.RemoveAll;
 import dev.lamina.server.SnapshotterKind;
 import dev.lamina.snapshots.overlay.OverlaySnapshotter;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -78,7 +85,7 @@ class WarmupTest {
   void theGeneratedImageIsWhatItsManifestSays() throws Exception {
     GeneratedImage image = GeneratedImage.generate(3, tmp, false);
 
-    String manifest = new String(image.manifest(), java.nio.charset.StandardCharsets.UTF_8);
+    String manifest = new String(image.manifest(), StandardCharsets.UTF_8);
     assertThat(image.layers()).hasSize(3);
     for (var e : image.layers().entrySet()) {
       byte[] blob = Files.readAllBytes(e.getValue());
@@ -91,51 +98,40 @@ class WarmupTest {
 
   @Test
   void theGeneratedLayersCarryWhatDistributionLayersCarry() throws Exception {
-    GeneratedImage image = GeneratedImage.generate(3, tmp, true);
+    List<TarEntry> entries = tarEntries(GeneratedImage.generate(3, tmp, true));
 
-    java.util.Set<dev.lamina.archive.TarEntry.Type> types = java.util.EnumSet.noneOf(
-        dev.lamina.archive.TarEntry.Type.class);
-    java.util.List<String> names = new java.util.ArrayList<>();
-    java.util.List<String> links = new java.util.ArrayList<>();
-    java.util.Set<Integer> groups = new java.util.HashSet<>();
-    for (Path layer : image.layers().values()) {
-      try (var in = dev.lamina.compression.Compression.decompress(Files.newInputStream(layer))) {
-        var reader = new dev.lamina.archive.TarReader(in);
-        dev.lamina.archive.TarEntry e;
-        while ((e = reader.next()) != null) {
-          types.add(e.type());
-          names.add(e.name());
-          links.add(e.linkName());
-          groups.add(e.gid());
-        }
-      }
-    }
-    assertThat(types).contains(dev.lamina.archive.TarEntry.Type.CHAR_DEVICE,
-        dev.lamina.archive.TarEntry.Type.SYMLINK, dev.lamina.archive.TarEntry.Type.HARDLINK);
-    assertThat(names).contains("./");
-    assertThat(names).anyMatch(n -> n.chars().anyMatch(c -> c > 0xff) && n.getBytes(
-        java.nio.charset.StandardCharsets.UTF_8).length > 100); // a PAX path beyond Latin-1
-    assertThat(links).anyMatch(l -> l.startsWith("/") && l.getBytes(
-        java.nio.charset.StandardCharsets.UTF_8).length > 100); // a PAX linkpath, absolute
-    assertThat(groups).contains(0, 42);
+    assertThat(entries).extracting(TarEntry::type)
+        .contains(TarEntry.Type.CHAR_DEVICE, TarEntry.Type.SYMLINK, TarEntry.Type.HARDLINK);
+    assertThat(entries).extracting(TarEntry::name).contains("./");
+    assertThat(entries).extracting(TarEntry::name).anyMatch(n -> n.chars().anyMatch(c -> c > 0xff)
+        && n.getBytes(StandardCharsets.UTF_8).length > 100); // a PAX path beyond Latin-1
+    assertThat(entries).extracting(TarEntry::linkName).anyMatch(l -> l.startsWith("/")
+        && l.getBytes(StandardCharsets.UTF_8).length > 100); // a PAX linkpath, absolute
+    assertThat(entries).extracting(TarEntry::gid).contains(0, 42);
   }
 
   @Test
   void withoutDevicesTheImageHasNoDeviceNodes() throws Exception {
-    GeneratedImage image = GeneratedImage.generate(3, tmp, false);
+    List<TarEntry> entries = tarEntries(GeneratedImage.generate(3, tmp, false));
 
+    assertThat(entries).isNotEmpty().extracting(TarEntry::type).doesNotContain(TarEntry.Type.CHAR_DEVICE);
+  }
+
+  /** Every entry of every layer of {@code image}, in order. */
+  private static List<TarEntry> tarEntries(GeneratedImage image) throws IOException {
+    List<TarEntry> all = new ArrayList<>();
     for (Path layer : image.layers().values()) {
-      try (var in = dev.lamina.compression.Compression.decompress(Files.newInputStream(layer))) {
-        var reader = new dev.lamina.archive.TarReader(in);
-        dev.lamina.archive.TarEntry e;
-        while ((e = reader.next()) != null) {
-          assertThat(e.type()).isNotEqualTo(dev.lamina.archive.TarEntry.Type.CHAR_DEVICE);
+      try (InputStream in = Compression.decompress(Files.newInputStream(layer))) {
+        TarReader reader = new TarReader(in);
+        for (TarEntry e; (e = reader.next()) != null; ) {
+          all.add(e);
         }
       }
     }
+    return all;
   }
 
-  private static java.util.List<Path> entries(Path dir) throws IOException {
+  private static List<Path> entries(Path dir) throws IOException {
     try (Stream<Path> s = Files.list(dir)) {
       return s.toList();
     }
