@@ -83,6 +83,11 @@ final class CriClient implements AutoCloseable {
     if (System.getProperty("org.slf4j.simpleLogger.log.io.netty.bootstrap") == null) {
       System.setProperty("org.slf4j.simpleLogger.log.io.netty.bootstrap", "error");
     }
+    // Netty's buffer pools announce themselves to Flight Recorder, whose start-up alone is some 75 ms
+    // of a command that lasts 600; a client has nothing to record.
+    if (System.getProperty("io.netty.jfr.enabled") == null) {
+      System.setProperty("io.netty.jfr.enabled", "false");
+    }
   }
 
   private final Path socket;
@@ -236,7 +241,10 @@ final class CriClient implements AutoCloseable {
     return b.toString();
   }
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Made on first use: an ObjectMapper costs ~50 ms of start-up that table output never needs. */
+  private static final class Mapper {
+    static final ObjectMapper JSON = new ObjectMapper();
+  }
 
   /** JSON indented by two spaces, {@code "key": value}, as Go's {@code json.MarshalIndent} writes it. */
   static String pretty(JsonNode node) {
@@ -248,7 +256,7 @@ final class CriClient implements AutoCloseable {
     p.indentArraysWith(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE.withLinefeed("\n"));
     p.indentObjectsWith(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE.withLinefeed("\n"));
     try {
-      return JSON.writer(p).writeValueAsString(node);
+      return Mapper.JSON.writer(p).writeValueAsString(node);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
@@ -258,7 +266,7 @@ final class CriClient implements AutoCloseable {
   static JsonNode parseOrString(String text) {
     if (text.startsWith("{") || text.startsWith("[")) {
       try {
-        return JSON.readTree(text);
+        return Mapper.JSON.readTree(text);
       } catch (JsonProcessingException e) {
         // fall through: shown as it is
       }
