@@ -30,9 +30,10 @@ import java.util.zip.GZIPOutputStream;
  * <p>It also carries, a few times each, what distribution layers carry and synthetic ones easily
  * miss: the root entry {@code ./}, device nodes (when the daemon may create them), names and link
  * targets outside Latin-1 in ustar fields and in PAX records, absolute symlink targets, group
- * owners other than root, setgid directories. The JIT compiles the entry loop for what it has
- * seen; an entry of a kind it never saw, met during a real pull, throws that compiled code away
- * and sends the loop back to the interpreter until it is compiled again.
+ * owners other than root, setgid directories, paths of more than eight components, hidden files.
+ * The JIT compiles the entry loop for what it has seen; an entry of a kind it never saw, met
+ * during a real pull, throws that compiled code away and sends the loop back to the interpreter
+ * until it is compiled again.
  *
  * @param manifest the image manifest (OCI)
  * @param config the image config
@@ -150,6 +151,7 @@ public record GeneratedImage(byte[] manifest, byte[] config, Map<String, Path> l
         }
       }
       international(w, random, "usr/share/ca/");
+      deep(w, random, "usr/lib/python3/dist-packages/", true);
       w.dir("app/");
       for (int d = 0; d < 30; d++) {
         String dir = "app/d" + d + "/";
@@ -157,6 +159,7 @@ public record GeneratedImage(byte[] manifest, byte[] config, Map<String, Path> l
         for (int f = 0; f < 60; f++) {
           w.file(dir + "f" + f + ".txt", text(random, size(random)), f % 9 == 0 ? 0755 : 0644);
         }
+        w.file(dir + ".keep", new byte[0], 0644);
         w.symlink(dir + "link", "f0.txt");
         w.hardlink(dir + "hard", dir + "f1.txt");
         w.file(dir + "a-file-name-long-enough-that-the-ustar-header-cannot-hold-it-and-a-pax-record-carries-"
@@ -202,11 +205,29 @@ public record GeneratedImage(byte[] manifest, byte[] config, Map<String, Path> l
     }
   }
 
+  /**
+   * Directories 16 levels deep, as language packages nest them, with hidden files: path code keeps
+   * more than a handful of components in another branch. {@code declared}: each level has its own
+   * entry; otherwise only the files do, and the directories are implied.
+   */
+  private static void deep(Entries w, Random random, String top, boolean declared) throws IOException {
+    StringBuilder dir = new StringBuilder(top);
+    for (int level = 0; level < 16; level++) {
+      dir.append("pkg").append(level).append('/');
+      if (declared) {
+        w.dir(dir.toString());
+      }
+      w.file(dir + "__init__.py", text(random, size(random)), 0644);
+      w.file(dir + ".hidden", text(random, 30), 0644);
+    }
+  }
+
   /** Files changed and added, whiteouts, an opaque directory, undeclared parent directories. */
   private static void changes(Entries w, Random random) throws IOException {
     {
       w.dir("./");
       international(w, random, "usr/share/ca-more/");
+      deep(w, random, "usr/lib/node_modules/", false);
       for (int d = 0; d < 30; d++) {
         String dir = "app/d" + d + "/";
         w.dir(dir);

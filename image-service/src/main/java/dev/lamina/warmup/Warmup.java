@@ -12,6 +12,7 @@ import dev.lamina.containerd.snapshots.v1.ViewSnapshotRequest;
 import dev.lamina.archive.ApplyOptions;
 import dev.lamina.archive.WhiteoutMode;
 import dev.lamina.content.LocalContentStore;
+import dev.lamina.digest.DigestingInputStream;
 import dev.lamina.diff.LayerBlob;
 import dev.lamina.diff.StreamApplier;
 import dev.lamina.fs.RemoveAll;
@@ -46,6 +47,7 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -72,6 +74,8 @@ public final class Warmup {
   static final int SHORT_CALLS = 6000;
   /** Prepare, commit and remove of one layer on the chain's top, after the short calls. */
   static final int LAYER_CYCLES = 1000;
+  /** Reads through the digesting stream after the applies: a pull makes some 10,000. */
+  static final int DIGEST_READS = 20_000;
   /** The longest wait for the compilers between two rounds. */
   static final Duration COMPILER_WAIT = Duration.ofSeconds(2);
   private static final String LABEL = "lamina.dev/warmup";
@@ -102,6 +106,7 @@ public final class Warmup {
                   Posix.get().isRoot()))) {
         pulls = pulls(registry, scratch, root, content, snapshotter, deadline);
         applies(registry.image(), kind, scratch, deadline);
+        digests(deadline);
         awaitCompilerIdle(deadline);
         ops = snapshotOperations(snapshotter, scratch, deadline);
         awaitCompilerIdle(deadline);
@@ -160,6 +165,40 @@ public final class Warmup {
         }
       } finally {
         RemoveAll.remove(dir);
+      }
+    }
+  }
+
+  /**
+   * Reads {@link #DIGEST_READS} times through the SHA-256 stream the pull hashes diff IDs with,
+   * in reads of the lengths a pull's streams make (a few bytes, tar blocks, page-sized and 256 KiB
+   * buffers). The generated image is small: its pulls and applies make too few reads for the
+   * optimizing compiler to compile MessageDigest.update again once a rare branch has thrown its
+   * first compilation away, and until it does, SHA-256 runs as Java code and not on the CPU's hash
+   * instructions, a few times slower, during the first real pull.
+   */
+  private static void digests(long deadline) throws IOException {
+    Random random = new Random(1);
+    byte[] data = new byte[1 << 18];
+    random.nextBytes(data);
+    int[] lengths = {1, 13, 512, 4096, 10_000, 65_536};
+    // a source whose reads leave the buffer as it is: the bytes hashed are data's
+    InputStream source = new InputStream() {
+      @Override
+      public int read() {
+        return 0;
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) {
+        return len;
+      }
+    };
+    try (DigestingInputStream in = new DigestingInputStream(source)) {
+      for (int i = 0; i < DIGEST_READS && (i % 1000 != 0 || System.nanoTime() < deadline); i++) {
+        // mostly short reads, one in 64 of the largest: some 80 MB in all
+        int len = i % 64 == 0 ? data.length : 1 + random.nextInt(lengths[i % lengths.length]);
+        in.read(data, 0, len);
       }
     }
   }

@@ -108,6 +108,8 @@ class WarmupTest {
     assertThat(entries).extracting(TarEntry::linkName).anyMatch(l -> l.startsWith("/")
         && l.getBytes(StandardCharsets.UTF_8).length > 100); // a PAX linkpath, absolute
     assertThat(entries).extracting(TarEntry::gid).contains(0, 42);
+    assertThat(entries).extracting(TarEntry::name).anyMatch(n -> n.split("/").length > 12)
+        .anyMatch(n -> n.substring(n.lastIndexOf('/') + 1).startsWith(".") && !n.contains("/.wh."));
   }
 
   @Test

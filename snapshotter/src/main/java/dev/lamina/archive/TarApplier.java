@@ -120,7 +120,7 @@ public final class TarApplier {
       }
       checkXattrs(entry); // the root entry carries xattrs too (trusted.overlay.opaque on an upper dir)
       dropXattrsNotIn(root, entry);
-      setAttributes(root, entry, true);
+      setAttributes(root, "", entry, true);
       return;
     }
     String base = parts.get(parts.size() - 1);
@@ -139,7 +139,7 @@ public final class TarApplier {
         if (!mkdirMerging(target, rel)) {
           dropXattrsNotIn(target, entry);
         }
-        setAttributes(target, entry, true);
+        setAttributes(target, rel, entry, true);
         explicitDirectories.add(rel);
       }
       case REGULAR -> writeFile(entry, content, target, rel);
@@ -148,7 +148,7 @@ public final class TarApplier {
           throw reject(entry, "symlink target contains NUL");
         }
         create(target, rel, () -> posix.symlink(entry.linkName(), target));
-        setAttributes(target, entry, false);
+        setAttributes(target, rel, entry, false);
       }
       case HARDLINK -> {
         Path existing = hardLinkTarget(entry);
@@ -164,11 +164,11 @@ public final class TarApplier {
         int type = entry.type() == TarEntry.Type.CHAR_DEVICE ? FileStat.S_IFCHR : FileStat.S_IFBLK;
         create(target, rel,
             () -> posix.mknod(target, type | (entry.mode() & 0777), entry.devMajor(), entry.devMinor()));
-        setAttributes(target, entry, false);
+        setAttributes(target, rel, entry, false);
       }
       case FIFO -> {
         create(target, rel, () -> posix.mkfifo(target, entry.mode() & 0777));
-        setAttributes(target, entry, false);
+        setAttributes(target, rel, entry, false);
       }
       default -> throw reject(entry, "unsupported entry type " + entry.type());
     }
@@ -387,7 +387,8 @@ public final class TarApplier {
     return existing;
   }
 
-  private void setAttributes(Path target, TarEntry entry, boolean directory) throws IOException {
+  /** {@code rel}: where {@code target} is below the root, symbolic links resolved ("" for the root). */
+  private void setAttributes(Path target, String rel, TarEntry entry, boolean directory) throws IOException {
     if (options.sameOwner()) {
       posix.lchown(target, entry.uid(), entry.gid());
     }
@@ -399,7 +400,7 @@ public final class TarApplier {
       posix.setxattr(target, x.getKey(), x.getValue());
     }
     if (directory) {
-      directoryTimes.add(new DirectoryTimes(root.relativize(target).toString(), entry.mtimeNanos()));
+      directoryTimes.add(new DirectoryTimes(rel, entry.mtimeNanos()));
     } else {
       posix.utimes(target, entry.mtimeNanos(), entry.mtimeNanos());
     }
