@@ -9,8 +9,9 @@
 # read once beforehand so the page cache serves them. In the same rounds, the floor: GNU tar -x of
 # the same layers, uncompressed and in the page cache, one after another into one directory, then
 # the same final sync.
-# Reports median and min-max wall seconds, CPU seconds of the daemon during the pull, its peak RSS,
-# and lamina's medians against containerd's and against the floor.
+# Reports median and min-max wall seconds, CPU seconds of the daemon during the pull, its peak RSS during
+# the pull (and over its whole life, start-up included), and lamina's medians against containerd's
+# and against the floor.
 #
 # Usage: sudo bench/pull.sh [--runs N] [--work DIR] [--formats "gzip zstd"] [--build-only]
 # Needs: debootstrap, umoci, skopeo, docker-registry, containerd (ctr), python3, e2fsprogs, time.
@@ -179,6 +180,9 @@ fresh_fs() {
 wait_socket() { for _ in $(seq 1200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; return 1; }
 cpu_of() { awk '{print ($14 + $15 + $16 + $17) / 100}' "/proc/$1/stat"; }
 rss_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+# The target is the peak during the pull: the high-water mark restarts from the resident size now
+# (a daemon's start-up, lamina's warm-up included, has its own peak, reported beside it).
+reset_peak() { echo 5 > "/proc/$1/clear_refs"; }
 
 run_lamina() { # format -> "wall cpu rss"
   fresh_fs
@@ -186,12 +190,13 @@ run_lamina() { # format -> "wall cpu rss"
     --snapshotter-socket "$mnt/snap.sock" > "$work/lamina-serve.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   wait_socket "$mnt/lamina.sock"
-  local c0 t0 t1 c1
+  local c0 t0 t1 c1 life
+  life=$(rss_of "$pid"); reset_peak "$pid"
   c0=$(cpu_of "$pid"); t0=$(date +%s.%N)
   "$top/bin/lamina" pull --socket "$mnt/lamina.sock" "127.0.0.1:$port/bench/ref:$1" > /dev/null
   sync
   t1=$(date +%s.%N); c1=$(cpu_of "$pid")
-  echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc) $(rss_of "$pid")"
+  echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc) $(rss_of "$pid") $life"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
@@ -208,12 +213,13 @@ TOML
   containerd --config "$mnt/containerd.toml" > "$work/containerd.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   wait_socket "$mnt/containerd.sock"
-  local c0 t0 t1 c1
+  local c0 t0 t1 c1 life
+  life=$(rss_of "$pid"); reset_peak "$pid"
   c0=$(cpu_of "$pid"); t0=$(date +%s.%N)
   ctr -a "$mnt/containerd.sock" images pull --plain-http "127.0.0.1:$port/bench/ref:$1" > /dev/null
   sync
   t1=$(date +%s.%N); c1=$(cpu_of "$pid")
-  echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc) $(rss_of "$pid")"
+  echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc) $(rss_of "$pid") $((life > $(rss_of "$pid") ? life : $(rss_of "$pid")))"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
@@ -228,7 +234,7 @@ run_tar() { # -> "wall 0 0"
   done
   sync
   t1=$(date +%s.%N)
-  echo "$(echo "$t1 - $t0" | bc) 0 0"
+  echo "$(echo "$t1 - $t0" | bc) 0 0 0"
 }
 
 results="$work/results.txt"; : > "$results"
@@ -240,14 +246,15 @@ for format in $formats; do
   done
 done
 
-printf '\n%-11s %-5s %10s %15s %10s %12s\n' side fmt "wall(med)" "wall(min-max)" "cpu(med)" "peak RSS"
+# peak RSS: the highest of the runs, during the pull and over the process's life
+printf '\n%-11s %-5s %10s %15s %10s %16s %16s\n' side fmt "wall(med)" "wall(min-max)" "cpu(med)" "peak RSS (pull)" "(lifetime)"
 for format in $formats; do
   for side in lamina containerd tar+sync; do
     grep "^$side $format " "$results" | gawk -v side="$side" -v fmt="$format" '
-      { w[NR]=$3; c[NR]=$4; r[NR]=$5 }
-      END { n=asort(w); asort(c); asort(r)
+      { w[NR]=$3; c[NR]=$4; r[NR]=$5; l[NR]=$6 }
+      END { n=asort(w); asort(c); asort(r); asort(l)
         med=(n%2)?w[(n+1)/2]:(w[n/2]+w[n/2+1])/2; cm=(n%2)?c[(n+1)/2]:(c[n/2]+c[n/2+1])/2
-        printf "%-11s %-5s %9.2fs %7.2f-%-7.2f %9.2fs %9d MB\n", side, fmt, med, w[1], w[n], cm, r[n]/1024 }'
+        printf "%-11s %-5s %9.2fs %7.2f-%-7.2f %9.2fs %13d MB %13d MB\n", side, fmt, med, w[1], w[n], cm, r[n]/1024, l[n]/1024 }'
   done
 done
 

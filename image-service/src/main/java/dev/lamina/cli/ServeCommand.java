@@ -2,6 +2,9 @@ package dev.lamina.cli;
 
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManagerOptions;
+import dev.lamina.posix.Posix;
+import dev.lamina.processor.GzipPrograms;
+import dev.lamina.processor.StreamProcessors;
 import dev.lamina.remotes.ImageRef;
 import dev.lamina.remotes.RegistryOptions;
 import dev.lamina.remotes.hosts.HostsConfig;
@@ -92,6 +95,12 @@ final class ServeCommand implements Callable<Integer> {
           + "image_pull_progress_timeout). Default: ${DEFAULT-VALUE}.")
   long pullProgressTimeoutSeconds;
 
+  @Option(names = "--gunzip", paramLabel = "auto|builtin|PATH", defaultValue = "auto",
+      description = "What inflates gzip layers: auto takes igzip or else unpigz from PATH when there is one "
+          + "(several times as fast as the JVM's zlib), builtin the JVM, PATH that program (run as PATH -d -c, "
+          + "stdin to stdout). Default: ${DEFAULT-VALUE}.")
+  String gunzip;
+
   @Option(names = "--warmup", negatable = true, defaultValue = "true", fallbackValue = "true",
       description = "Before opening the sockets, pull a generated image from a registry on 127.0.0.1 into a "
           + "scratch root and run snapshot operations there, so that the first real pull runs compiled code "
@@ -131,6 +140,7 @@ final class ServeCommand implements Callable<Integer> {
     for (String ref : pinnedImages) {
       ImageRef.parse(ref); // a typo fails the start, not every later collection
     }
+    StreamProcessors processors = processors();
     RegistryOptions d0 = RegistryOptions.defaults();
     RegistryOptions registry = d0
         .withHosts(registryConfigDir == null ? HostsConfig.none() : HostsConfig.directory(registryConfigDir))
@@ -138,7 +148,10 @@ final class ServeCommand implements Callable<Integer> {
     Server server = Server.create(config, Server.localImageManager(o -> o
         .withConcurrency(layersPerPull, layersInTotal)
         .withDropCompressedLayers(dropCompressedLayers)
-        .withPinnedReferences(Set.copyOf(pinnedImages)), registry));
+        .withPinnedReferences(Set.copyOf(pinnedImages))
+        .withProcessors(processors), registry));
+    LoggerFactory.getLogger(ServeCommand.class).info("gzip layers are inflated by {}",
+        processors.gunzip().map(Path::toString).orElse("the JVM (zlib)"));
     Thread hook = new Thread(() -> {
       try {
         server.close();
@@ -147,7 +160,7 @@ final class ServeCommand implements Callable<Integer> {
       }
     }, "lamina-shutdown");
     if (warmup) {
-      warmUp(SnapshotterKind.parse(server.snapshotterName()));
+      warmUp(SnapshotterKind.parse(server.snapshotterName()), processors);
     }
     try {
       server.start();
@@ -172,14 +185,33 @@ final class ServeCommand implements Callable<Integer> {
     return 0;
   }
 
-  private void warmUp(SnapshotterKind kind) {
+  /** The built-in stages, with the gzip program --gunzip names or finds. */
+  private StreamProcessors processors() throws LaminaException {
+    StreamProcessors builtIn = StreamProcessors.builtIn();
+    return switch (gunzip) {
+      case "builtin" -> builtIn;
+      case "auto" -> GzipPrograms.find(System.getenv("PATH")).map(builtIn::withGunzip).orElse(builtIn);
+      default -> {
+        Path program = Path.of(gunzip);
+        if (!Files.isRegularFile(program) || !Files.isExecutable(program)) {
+          throw LaminaException.invalidArgument("--gunzip " + gunzip
+              + " is not an executable file; give auto, builtin or the path of a gzip-compatible program");
+        }
+        yield builtIn.withGunzip(program.toAbsolutePath());
+      }
+    };
+  }
+
+  private void warmUp(SnapshotterKind kind, StreamProcessors processors) {
     Logger log = LoggerFactory.getLogger(ServeCommand.class); // after configureLogging()
     Path dir = warmupDir != null ? warmupDir : defaultWarmupDir();
     log.info("warming up: pulling a generated image from a registry on 127.0.0.1 into a scratch root under {}", dir);
     try {
-      Warmup.Report r = Warmup.run(kind, dir, WARMUP_BUDGET);
+      Warmup.Report r = Warmup.run(kind, dir, WARMUP_BUDGET, processors);
       log.info("warmed up in {} ms: {} pulls of a generated image, {} snapshot operations ({})",
           r.took().toMillis(), r.pulls(), r.snapshotOperations(), kind.id());
+      // what the compilers and the scratch pulls allocated natively is free now: give it back
+      Posix.get().trimNativeHeap();
     } catch (IOException | RuntimeException e) {
       // Only the first pull gets slower: never a reason not to serve.
       log.warn("warm-up under {} failed, serving without it: {}", dir, e.toString());

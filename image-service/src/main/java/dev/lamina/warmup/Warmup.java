@@ -90,6 +90,12 @@ public final class Warmup {
    * has passed.
    */
   public static Report run(SnapshotterKind kind, Path scratchParent, Duration budget) throws IOException {
+    return run(kind, scratchParent, budget, StreamProcessors.builtIn());
+  }
+
+  /** As the daemon unpacks: through {@code processors} (an external gzip program, for one). */
+  public static Report run(SnapshotterKind kind, Path scratchParent, Duration budget, StreamProcessors processors)
+      throws IOException {
     long start = System.nanoTime();
     long deadline = start + budget.toNanos();
     Files.createDirectories(scratchParent);
@@ -104,8 +110,8 @@ public final class Warmup {
           LoopbackRegistry registry = new LoopbackRegistry(
               GeneratedImage.generate(1, Files.createDirectories(scratch.resolve("registry")),
                   Posix.get().isRoot()))) {
-        pulls = pulls(registry, scratch, root, content, snapshotter, deadline);
-        applies(registry.image(), kind, scratch, deadline);
+        pulls = pulls(registry, scratch, root, content, snapshotter, processors, deadline);
+        applies(registry.image(), kind, scratch, processors, deadline);
         digests(deadline);
         awaitCompilerIdle(deadline);
         ops = snapshotOperations(snapshotter, scratch, deadline);
@@ -118,15 +124,15 @@ public final class Warmup {
   }
 
   private static int pulls(LoopbackRegistry registry, Path scratch, Path root, LocalContentStore content,
-      Snapshotter snapshotter, long deadline) throws IOException {
+      Snapshotter snapshotter, StreamProcessors processors, long deadline) throws IOException {
     Path hosts = scratch.resolve("hosts");
     Path host = Files.createDirectories(hosts.resolve(registry.authority()));
     Files.writeString(host.resolve("hosts.toml"), "server = \"http://" + registry.authority() + "\"\n");
     RegistryClient client = new RegistryClient(RegistryOptions.defaults().withHosts(HostsConfig.directory(hosts)));
     String ref = registry.authority() + "/" + LoopbackRegistry.REPOSITORY + ":" + LoopbackRegistry.TAG;
     int pulls = 0;
-    try (LocalImageManager images = LocalImageManager.open(ImageManagerOptions.defaults(root), content, snapshotter,
-        client)) {
+    ImageManagerOptions options = ImageManagerOptions.defaults(root).withProcessors(processors);
+    try (LocalImageManager images = LocalImageManager.open(options, content, snapshotter, client)) {
       while (pulls < PULLS && System.nanoTime() < deadline) {
         images.pull(ref, Credentials.anonymous(), null);
         // removing the only image collects its layers and blobs: the next pull starts from nothing
@@ -146,11 +152,11 @@ public final class Warmup {
    * snapshots, so they cost little. They read the layers through the pull's own streaming applier,
    * so the entry loop sees the same stream classes as in a pull.
    */
-  private static void applies(GeneratedImage image, SnapshotterKind kind, Path scratch, long deadline)
-      throws IOException {
+  private static void applies(GeneratedImage image, SnapshotterKind kind, Path scratch, StreamProcessors processors,
+      long deadline) throws IOException {
     ApplyOptions options = ApplyOptions.defaults()
         .withWhiteouts(kind == SnapshotterKind.OVERLAY ? WhiteoutMode.OVERLAY : WhiteoutMode.NAIVE);
-    StreamApplier applier = new StreamApplier(StreamProcessors.builtIn());
+    StreamApplier applier = new StreamApplier(processors);
     for (int i = 0; i < APPLIES && System.nanoTime() < deadline; i++) {
       Path dir = Files.createDirectories(scratch.resolve("apply"));
       try {

@@ -36,25 +36,30 @@ public final class StreamApplier implements Applier {
     StreamProcessor chain = processors.open(layer.mediaType(), compressed, layer.payloads());
     ApplyStats stats;
     DigestingInputStream tar;
-    boolean closed = false;
+    EndWatchingInputStream plain = new EndWatchingInputStream(chain.stream());
     try {
-      tar = new DigestingInputStream(chain.stream());
+      tar = new DigestingInputStream(plain);
       try (ReadAheadInputStream ahead = new ReadAheadInputStream(tar, CHUNK, CHUNKS_AHEAD, "layer-decompress")) {
         stats = new TarApplier(options).apply(ahead, target);
         // Bytes after the end-of-archive marker are part of the diff ID too.
         ahead.transferTo(java.io.OutputStream.nullOutputStream());
       }
-      closed = true;
-      chain.close();
-    } finally {
-      if (!closed) {
-        try {
-          chain.close();
-        } catch (IOException suppressed) {
-          // the apply error is the one that matters
+    } catch (IOException | RuntimeException e) {
+      try {
+        chain.close();
+      } catch (IOException stageError) {
+        if (plain.ended) {
+          // A stage ended its output early and failed (a program that found the data corrupt):
+          // its error is the cause, the applier's (a truncated entry) only the consequence. A
+          // stage cut off before its end fails because the applier stopped reading: not a cause.
+          stageError.addSuppressed(e);
+          throw stageError;
         }
+        e.addSuppressed(stageError);
       }
+      throw e;
     }
+    chain.close();
     var diffId = tar.digest();
     if (layer.expectedDiffId() != null && !layer.expectedDiffId().equals(diffId)) {
       throw LaminaException.dataLoss("layer diff ID mismatch: expected " + layer.expectedDiffId()
@@ -62,6 +67,29 @@ public final class StreamApplier implements Applier {
     }
     return new AppliedLayer(diffId, tar.count(), compressed.count, stats,
         Duration.ofNanos(System.nanoTime() - start));
+  }
+
+  /** Notes whether its stream reached its end. */
+  private static final class EndWatchingInputStream extends FilterInputStream {
+    volatile boolean ended;
+
+    EndWatchingInputStream(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = in.read();
+      ended |= b < 0;
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = in.read(b, off, len);
+      ended |= n < 0;
+      return n;
+    }
   }
 
   private static final class CountingInputStream extends FilterInputStream {

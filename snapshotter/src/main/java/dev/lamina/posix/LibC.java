@@ -45,6 +45,9 @@ public interface LibC {
 
   int syncfs(int fd);
 
+  /** glibc: gives memory that malloc holds free back to the system; 1 if some was released. */
+  int malloc_trim(@size_t long pad);
+
   int mount(String source, String target, String fstype, long flags, String data);
 
   int umount2(String target, int flags);

@@ -330,6 +330,19 @@ public final class Posix {
     }
   }
 
+  /**
+   * Returns the native heap's free memory to the system (glibc's malloc_trim). Compilers, zlib and
+   * SQLite free what they allocate, but malloc keeps the pages, so a burst of work leaves the
+   * process larger than it needs to stay. A no-op where the C library has no such call.
+   */
+  public void trimNativeHeap() {
+    try {
+      libc.malloc_trim(0);
+    } catch (UnsatisfiedLinkError e) {
+      // not glibc: nothing to trim this way
+    }
+  }
+
   public void mount(String source, Path target, String fstype, long flags, String data) throws PosixException {
     String p = target.toString();
     if (libc.mount(source, p, fstype, flags, data) != 0) {

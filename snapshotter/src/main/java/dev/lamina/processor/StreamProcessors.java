@@ -2,10 +2,13 @@ package dev.lamina.processor;
 
 import dev.lamina.compression.Compression;
 import dev.lamina.errdefs.LaminaException;
+import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -15,13 +18,41 @@ import java.util.Set;
  */
 public final class StreamProcessors {
   private static final int MAX_STAGES = 8;
+  /** What an external gzip program reads, whatever the layer's label said. */
+  private static final String GUNZIP_INPUT = "application/gzip";
   private static final Set<String> PLAIN = Set.of(
       MediaTypes.OCI_LAYER, MediaTypes.DOCKER_LAYER, MediaTypes.OCI_LAYER_NONDISTRIBUTABLE);
 
+  /** The sniffing buffer in front of an external gzip program. */
+  private static final int SNIFF_BUFFER = 64 * 1024;
+
   private final List<BinaryProcessorConfig> binaries;
+  /** Inflates gzip data when the built-in stage finds it; null: java.util.zip does. */
+  private final BinaryProcessorConfig gunzip;
 
   public StreamProcessors(List<BinaryProcessorConfig> binaries) {
+    this(binaries, null);
+  }
+
+  private StreamProcessors(List<BinaryProcessorConfig> binaries, BinaryProcessorConfig gunzip) {
     this.binaries = List.copyOf(binaries);
+    this.gunzip = gunzip;
+  }
+
+  /**
+   * These processors, with gzip data that the built-in stage finds inflated by {@code program}
+   * ({@code program -d -c}, stdin to stdout) instead of by the JVM's zlib: igzip inflates some
+   * four times as fast, unpigz twice (containerd uses unpigz the same way when it finds one). A
+   * program that fails (corrupt or truncated data) fails the layer with its exit status and stderr.
+   */
+  public StreamProcessors withGunzip(Path program) {
+    return new StreamProcessors(binaries, new BinaryProcessorConfig("gunzip", List.of(GUNZIP_INPUT),
+        MediaTypes.OCI_LAYER, program.toString(), List.of("-d", "-c"), Map.of()));
+  }
+
+  /** The program that inflates gzip data, if not the JVM. */
+  public Optional<Path> gunzip() {
+    return gunzip == null ? Optional.empty() : Optional.of(Path.of(gunzip.path()));
   }
 
   /** Only the built-in gzip, zstd and plain handling. */
@@ -80,8 +111,33 @@ public final class StreamProcessors {
   }
 
   /** Sniffs the magic bytes instead of trusting the label: registries mislabel layers. */
-  private static StreamProcessor decompressor(StreamProcessor input) throws IOException {
-    InputStream plain = Compression.decompress(input.stream());
+  private StreamProcessor decompressor(StreamProcessor input) throws IOException {
+    if (gunzip != null) {
+      BufferedInputStream sniffed = new BufferedInputStream(input.stream(), SNIFF_BUFFER);
+      if (Compression.detect(sniffed) == Compression.GZIP) {
+        return new BinaryProcessor(gunzip, new StreamProcessor() {
+          @Override
+          public String mediaType() {
+            return GUNZIP_INPUT;
+          }
+
+          @Override
+          public InputStream stream() {
+            return sniffed;
+          }
+
+          @Override
+          public void close() throws IOException {
+            input.close();
+          }
+        }, null);
+      }
+      return plain(Compression.decompress(sniffed), input);
+    }
+    return plain(Compression.decompress(input.stream()), input);
+  }
+
+  private static StreamProcessor plain(InputStream plain, StreamProcessor input) {
     return new StreamProcessor() {
       @Override
       public String mediaType() {
