@@ -146,7 +146,8 @@ final class BinaryProcessor implements StreamProcessor {
       pump.join(TimeUnit.SECONDS.toMillis(5));
       stderrReader.join(TimeUnit.SECONDS.toMillis(5));
       if (pumpError != null) {
-        throw new LaminaException(ErrorKind.INTERNAL,
+        // the input's own kind: a registry that went away mid-download is UNAVAILABLE, and retried
+        throw new LaminaException(LaminaException.kindOf(pumpError),
             "stream processor " + config.id() + ": reading its input failed: " + pumpError.getMessage(), pumpError);
       }
       int status = process.exitValue();

@@ -15,6 +15,8 @@ import dev.lamina.errdefs.LaminaException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.SequenceInputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -141,6 +143,27 @@ class GunzipProgramTest {
         .isInstanceOfSatisfying(LaminaException.class,
             e -> assertThat(e.kind()).isEqualTo(ErrorKind.INVALID_ARGUMENT))
         .hasMessageContaining(program.toString());
+  }
+
+  @ParameterizedTest
+  @MethodSource("programs")
+  void aDownloadThatBreaksOffKeepsItsKind(Path program) throws IOException {
+    byte[] blob = gzip(layer());
+    InputStream breaksOff = new SequenceInputStream(new ByteArrayInputStream(blob, 0, blob.length / 2),
+        new InputStream() {
+          @Override
+          public int read() throws IOException {
+            throw new LaminaException(ErrorKind.UNAVAILABLE, "registry went away");
+          }
+        });
+    Path target = Files.createDirectory(tmp.resolve("target"));
+    StreamApplier applier = new StreamApplier(StreamProcessors.builtIn().withGunzip(program));
+
+    // UNAVAILABLE is what makes the pull retry, and resume the download
+    assertThatThrownBy(() -> applier.apply(new LayerBlob(MediaTypes.OCI_LAYER_GZIP, breaksOff, null, Map.of()),
+        target, ApplyOptions.defaults()))
+        .isInstanceOfSatisfying(LaminaException.class, e -> assertThat(e.kind()).isEqualTo(ErrorKind.UNAVAILABLE))
+        .hasMessageContaining("registry went away");
   }
 
   @Test
