@@ -14,7 +14,8 @@
 # and against the floor.
 #
 # Usage: sudo bench/pull.sh [--runs N] [--work DIR] [--formats "gzip zstd"] [--build-only]
-# Needs: debootstrap, umoci, skopeo, docker-registry, containerd (ctr), python3, e2fsprogs, time.
+# Needs: debootstrap, umoci, skopeo, docker-registry, containerd (ctr), python3, e2fsprogs, time;
+# isal (igzip), which lamina uses for gzip layers when installed, as containerd uses pigz's unpigz.
 set -euo pipefail
 runs=5
 work=/var/tmp/lamina-pull-bench
@@ -257,6 +258,10 @@ for format in $formats; do
         printf "%-11s %-5s %9.2fs %7.2f-%-7.2f %9.2fs %13d MB %13d MB\n", side, fmt, med, w[1], w[n], cm, r[n]/1024, l[n]/1024 }'
   done
 done
+
+echo
+echo "lamina: $(grep -m1 -o 'gzip layers are inflated by .*' "$work/lamina-serve.log" || echo 'gzip inflater not logged')"
+echo "containerd: $(command -v unpigz >/dev/null && echo 'unpigz on PATH (containerd inflates gzip with it)' || echo 'no unpigz: Go inflates gzip')"
 
 median() { grep "^$1 $2 " "$results" | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END {print (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}'; }
 echo
