@@ -15,8 +15,11 @@ public interface StreamProcessor extends Closeable {
 
   InputStream stream();
 
-  /** Wraps a raw stream as the first stage of a chain. */
-  static StreamProcessor of(String mediaType, InputStream in) {
+  /**
+   * A stage that yields {@code in}, read from {@code previous}: closing it closes {@code in}, then
+   * {@code previous} (which reports that stage's errors).
+   */
+  static StreamProcessor of(String mediaType, InputStream in, Closeable previous) {
     return new StreamProcessor() {
       @Override
       public String mediaType() {
@@ -30,8 +33,17 @@ public interface StreamProcessor extends Closeable {
 
       @Override
       public void close() throws IOException {
-        in.close();
+        try {
+          in.close();
+        } finally {
+          previous.close();
+        }
       }
     };
+  }
+
+  /** Wraps a raw stream as the first stage of a chain. */
+  static StreamProcessor of(String mediaType, InputStream in) {
+    return of(mediaType, in, () -> { });
   }
 }

@@ -115,48 +115,10 @@ public final class StreamProcessors {
     if (gunzip != null) {
       BufferedInputStream sniffed = new BufferedInputStream(input.stream(), SNIFF_BUFFER);
       if (Compression.detect(sniffed) == Compression.GZIP) {
-        return new BinaryProcessor(gunzip, new StreamProcessor() {
-          @Override
-          public String mediaType() {
-            return GUNZIP_INPUT;
-          }
-
-          @Override
-          public InputStream stream() {
-            return sniffed;
-          }
-
-          @Override
-          public void close() throws IOException {
-            input.close();
-          }
-        }, null);
+        return new BinaryProcessor(gunzip, StreamProcessor.of(GUNZIP_INPUT, sniffed, input), null);
       }
-      return plain(Compression.decompress(sniffed), input);
+      return StreamProcessor.of(MediaTypes.OCI_LAYER, Compression.decompress(sniffed), input);
     }
-    return plain(Compression.decompress(input.stream()), input);
-  }
-
-  private static StreamProcessor plain(InputStream plain, StreamProcessor input) {
-    return new StreamProcessor() {
-      @Override
-      public String mediaType() {
-        return MediaTypes.OCI_LAYER;
-      }
-
-      @Override
-      public InputStream stream() {
-        return plain;
-      }
-
-      @Override
-      public void close() throws IOException {
-        try {
-          plain.close();
-        } finally {
-          input.close();
-        }
-      }
-    };
+    return StreamProcessor.of(MediaTypes.OCI_LAYER, Compression.decompress(input.stream()), input);
   }
 }
