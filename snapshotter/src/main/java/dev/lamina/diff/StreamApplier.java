@@ -49,9 +49,10 @@ public final class StreamApplier implements Applier {
         chain.close();
       } catch (IOException stageError) {
         if (plain.ended) {
-          // A stage ended its output early and failed (a program that found the data corrupt):
-          // its error is the cause, the applier's (a truncated entry) only the consequence. A
-          // stage cut off before its end fails because the applier stopped reading: not a cause.
+          // A stage ended its output early and failed (a program that found the data corrupt, or
+          // whose input broke off): its error is the cause, the applier's (a truncated entry) only
+          // the consequence. A stage cut off before its end fails because the applier stopped
+          // reading: not a cause.
           stageError.addSuppressed(e);
           throw stageError;
         }
@@ -69,7 +70,10 @@ public final class StreamApplier implements Applier {
         Duration.ofNanos(System.nanoTime() - start));
   }
 
-  /** Notes whether its stream reached its end. */
+  /**
+   * Notes whether its stream ended, at its end or with an error: a program's output can also
+   * break off with "Stream closed" when the JDK collects the exited process while it is read.
+   */
   private static final class EndWatchingInputStream extends FilterInputStream {
     volatile boolean ended;
 
@@ -79,16 +83,26 @@ public final class StreamApplier implements Applier {
 
     @Override
     public int read() throws IOException {
-      int b = in.read();
-      ended |= b < 0;
-      return b;
+      try {
+        int b = in.read();
+        ended |= b < 0;
+        return b;
+      } catch (IOException e) {
+        ended = true;
+        throw e;
+      }
     }
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
-      int n = in.read(b, off, len);
-      ended |= n < 0;
-      return n;
+      try {
+        int n = in.read(b, off, len);
+        ended |= n < 0;
+        return n;
+      } catch (IOException e) {
+        ended = true;
+        throw e;
+      }
     }
   }
 
