@@ -5,7 +5,6 @@ import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -241,11 +240,6 @@ final class CriClient implements AutoCloseable {
     return b.toString();
   }
 
-  /** Made on first use: an ObjectMapper costs ~50 ms of start-up that table output never needs. */
-  private static final class Mapper {
-    static final ObjectMapper JSON = new ObjectMapper();
-  }
-
   /** JSON indented by two spaces, {@code "key": value}, as Go's {@code json.MarshalIndent} writes it. */
   static String pretty(JsonNode node) {
     DefaultPrettyPrinter p = new DefaultPrettyPrinter()
@@ -256,7 +250,7 @@ final class CriClient implements AutoCloseable {
     p.indentArraysWith(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE.withLinefeed("\n"));
     p.indentObjectsWith(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE.withLinefeed("\n"));
     try {
-      return Mapper.JSON.writer(p).writeValueAsString(node);
+      return Json.mapper().writer(p).writeValueAsString(node);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
@@ -266,7 +260,7 @@ final class CriClient implements AutoCloseable {
   static JsonNode parseOrString(String text) {
     if (text.startsWith("{") || text.startsWith("[")) {
       try {
-        return Mapper.JSON.readTree(text);
+        return Json.mapper().readTree(text);
       } catch (JsonProcessingException e) {
         // fall through: shown as it is
       }

@@ -82,7 +82,7 @@ final class LayerApplyCommand implements Callable<Integer> {
       m.put("entries", applied.stats().entries());
       m.put("contentBytes", applied.stats().contentBytes());
       m.put("seconds", applied.elapsed().toNanos() / 1e9);
-      out.println(Json.object(m));
+      out.println(Json.compact(m));
     } else {
       out.printf("diff id      %s%n", applied.diffId());
       out.printf("size         %s uncompressed (%d bytes), %s read%n",

@@ -93,7 +93,7 @@ final class LayerDiffCommand implements Callable<Integer> {
       m.put("uncompressedSize", result.uncompressedSize());
       m.put("output", absolute.toString());
       m.put("seconds", took.toNanos() / 1e9);
-      out.println(Json.object(m));
+      out.println(Json.compact(m));
     } else {
       out.printf("digest       %s%n", result.digest());
       out.printf("size         %s (%d bytes, %s)%n", Units.bytes(result.size()), result.size(), result.mediaType());
