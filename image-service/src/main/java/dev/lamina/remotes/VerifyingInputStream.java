@@ -1,12 +1,12 @@
 package dev.lamina.remotes;
 
 import dev.lamina.digest.Digest;
+import dev.lamina.digest.DigestingInputStream;
 import dev.lamina.errdefs.LaminaException;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
-import java.util.HexFormat;
 
 /**
  * Hashes and counts what is read through it and, at the end of the stream, checks both against the
@@ -16,8 +16,7 @@ import java.util.HexFormat;
 public final class VerifyingInputStream extends FilterInputStream {
   private final Digest expected;
   private final long expectedSize;
-  private final MessageDigest md;
-  private long count;
+  private final DigestingInputStream hashed;
   private boolean verified;
 
   /** Verifies a whole blob read from its start. */
@@ -32,11 +31,14 @@ public final class VerifyingInputStream extends FilterInputStream {
    */
   public VerifyingInputStream(
       InputStream in, Digest expected, long expectedSize, MessageDigest state, long alreadyRead) {
-    super(in);
+    this(new DigestingInputStream(in, expected.algorithm(), state, alreadyRead), expected, expectedSize);
+  }
+
+  private VerifyingInputStream(DigestingInputStream hashed, Digest expected, long expectedSize) {
+    super(hashed);
+    this.hashed = hashed;
     this.expected = expected;
     this.expectedSize = expectedSize;
-    this.md = state;
-    this.count = alreadyRead;
   }
 
   @Override
@@ -44,9 +46,6 @@ public final class VerifyingInputStream extends FilterInputStream {
     int b = in.read();
     if (b < 0) {
       verify();
-    } else {
-      md.update((byte) b);
-      count++;
     }
     return b;
   }
@@ -56,25 +55,8 @@ public final class VerifyingInputStream extends FilterInputStream {
     int n = in.read(b, off, len);
     if (n < 0) {
       verify();
-    } else if (n > 0) {
-      md.update(b, off, n);
-      count += n;
     }
     return n;
-  }
-
-  @Override
-  public long skip(long n) throws IOException {
-    byte[] buf = new byte[(int) Math.min(Math.max(n, 1), 64 * 1024)];
-    long skipped = 0;
-    while (skipped < n) {
-      int r = read(buf, 0, (int) Math.min(buf.length, n - skipped));
-      if (r < 0) {
-        break;
-      }
-      skipped += r;
-    }
-    return skipped;
   }
 
   @Override
@@ -84,7 +66,7 @@ public final class VerifyingInputStream extends FilterInputStream {
 
   /** Bytes hashed so far, counting {@code alreadyRead}. */
   public long count() {
-    return count;
+    return hashed.count();
   }
 
   private void verify() throws LaminaException {
@@ -92,10 +74,10 @@ public final class VerifyingInputStream extends FilterInputStream {
       return;
     }
     verified = true;
-    if (count != expectedSize) {
-      throw LaminaException.dataLoss("blob " + expected + ": got " + count + " bytes, want " + expectedSize);
+    if (hashed.count() != expectedSize) {
+      throw LaminaException.dataLoss("blob " + expected + ": got " + hashed.count() + " bytes, want " + expectedSize);
     }
-    Digest got = new Digest(expected.algorithm(), HexFormat.of().formatHex(md.digest()));
+    Digest got = hashed.digest();
     if (!got.equals(expected)) {
       throw LaminaException.dataLoss("blob " + expected + ": digest mismatch: the content is " + got);
     }

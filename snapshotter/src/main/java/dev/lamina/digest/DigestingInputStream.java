@@ -4,16 +4,28 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
+import java.util.HexFormat;
 
 /** Hashes and counts every byte read through it. */
 public final class DigestingInputStream extends FilterInputStream {
+  private final String algorithm;
   private final MessageDigest digest;
   private long count;
 
   /** Hashes with SHA-256, the algorithm of diff IDs and of the blobs lamina writes. */
   public DigestingInputStream(InputStream in) {
+    this(in, "sha256", Digest.newSha256(), 0);
+  }
+
+  /**
+   * Goes on hashing into {@code state}, a digest of {@code algorithm} (as digests name it:
+   * sha256) that earlier bytes, {@code alreadyRead} of them, were fed to: a resumed download.
+   */
+  public DigestingInputStream(InputStream in, String algorithm, MessageDigest state, long alreadyRead) {
     super(in);
-    this.digest = Digest.newSha256();
+    this.algorithm = algorithm;
+    this.digest = state;
+    this.count = alreadyRead;
   }
 
   @Override
@@ -64,12 +76,13 @@ public final class DigestingInputStream extends FilterInputStream {
     }
   }
 
+  /** Bytes hashed so far, counting any {@code alreadyRead}. */
   public long count() {
     return count;
   }
 
   /** The digest of what was read so far; call once, at the end. */
   public Digest digest() {
-    return Digest.sha256(digest.digest());
+    return new Digest(algorithm, HexFormat.of().formatHex(digest.digest()));
   }
 }
