@@ -1,7 +1,7 @@
 package dev.lamina.services;
 
-import dev.lamina.content.Descriptor;
 import dev.lamina.mount.Mount;
+import dev.lamina.remotes.Descriptor;
 import java.io.IOException;
 import java.util.List;
 

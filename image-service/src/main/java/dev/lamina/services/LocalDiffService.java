@@ -1,9 +1,9 @@
 package dev.lamina.services;
 
-import dev.lamina.content.Descriptor;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.mount.Mount;
+import dev.lamina.remotes.Descriptor;
 import java.io.IOException;
 import java.util.List;
 

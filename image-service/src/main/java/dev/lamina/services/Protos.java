@@ -1,10 +1,10 @@
 package dev.lamina.services;
 
 import com.google.protobuf.Timestamp;
-import dev.lamina.content.Descriptor;
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.mount.Mount;
+import dev.lamina.remotes.Descriptor;
 import dev.lamina.snapshots.Info;
 import dev.lamina.snapshots.Kind;
 import java.time.Instant;
@@ -39,7 +39,7 @@ final class Protos {
     return out;
   }
 
-  /** A descriptor from the wire; size 0 there means "not given" and becomes -1. */
+  /** A descriptor from the wire; size 0 there means "not given", and stays 0. */
   static Descriptor descriptor(dev.lamina.containerd.types.Descriptor d) throws LaminaException {
     if (d.getDigest().isEmpty()) {
       throw LaminaException.invalidArgument("descriptor has no digest");
@@ -47,15 +47,15 @@ final class Protos {
     if (d.getSize() < 0) {
       throw LaminaException.invalidArgument("descriptor of " + d.getDigest() + " has negative size " + d.getSize());
     }
-    return new Descriptor(d.getMediaType(), Digest.parse(d.getDigest()), d.getSize() == 0 ? -1 : d.getSize(),
-        d.getAnnotationsMap());
+    return new Descriptor(d.getMediaType(), Digest.parse(d.getDigest()), d.getSize(), List.of(),
+        d.getAnnotationsMap(), null);
   }
 
   static dev.lamina.containerd.types.Descriptor toProto(Descriptor d) {
     return dev.lamina.containerd.types.Descriptor.newBuilder()
         .setMediaType(d.mediaType())
         .setDigest(d.digest().toString())
-        .setSize(Math.max(0, d.size()))
+        .setSize(d.size())
         .putAllAnnotations(d.annotations())
         .build();
   }

@@ -3,7 +3,6 @@ package dev.lamina.services;
 import dev.lamina.archive.ApplyOptions;
 import dev.lamina.archive.WhiteoutMode;
 import dev.lamina.compression.Compression;
-import dev.lamina.content.Descriptor;
 import dev.lamina.content.Info;
 import dev.lamina.content.Labels;
 import dev.lamina.content.ReaderAt;
@@ -17,6 +16,7 @@ import dev.lamina.diff.LayerBlob;
 import dev.lamina.diff.StreamApplier;
 import dev.lamina.diff.WalkingComparer;
 import dev.lamina.digest.Digest;
+import dev.lamina.digest.DigestingInputStream;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.mount.Mount;
@@ -24,6 +24,7 @@ import dev.lamina.mount.TempMounts;
 import dev.lamina.posix.Posix;
 import dev.lamina.processor.MediaTypes;
 import dev.lamina.processor.StreamProcessors;
+import dev.lamina.remotes.Descriptor;
 import java.io.BufferedOutputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -32,9 +33,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -98,11 +97,19 @@ public final class WalkingDiffer implements Differ {
     Info info = store.info(layer.digest());
     Digest expectedDiffId = uncompressedLabel(info);
     try (ReaderAt ra = store.readerAt(layer.digest())) {
-      if (layer.size() >= 0 && layer.size() != ra.size()) {
+      if (layer.size() > 0 && layer.size() != ra.size()) { // 0: the caller did not say
         throw LaminaException.failedPrecondition("apply of " + layer.digest() + ": descriptor says " + layer.size()
             + " bytes, the blob has " + ra.size());
       }
-      VerifyingStream blob = new VerifyingStream(ra.stream(), layer.digest());
+      DigestingInputStream hashed = new DigestingInputStream(ra.stream(), layer.digest().algorithm(),
+          layer.digest().newMessageDigest(), 0);
+      // The applier closes what it reads; the bytes after the layer's end are read and hashed below.
+      InputStream blob = new FilterInputStream(hashed) {
+        @Override
+        public void close() {
+          // the reader is closed with ra
+        }
+      };
       LayerBlob lb = new LayerBlob(layer.mediaType(), blob, expectedDiffId, config.payloads());
       Target direct = directTarget(mounts);
       AppliedLayer applied;
@@ -111,7 +118,11 @@ public final class WalkingDiffer implements Differ {
       } else {
         applied = mounter.withTempMount(mounts, root -> applyAt(lb, root, options, config.syncFs()));
       }
-      blob.verify();
+      hashed.drain();
+      Digest actual = hashed.digest();
+      if (!actual.equals(layer.digest())) {
+        throw LaminaException.dataLoss("blob " + layer.digest() + " read back from the content store as " + actual);
+      }
       LOG.debug("applied {} ({}) onto {}: diff ID {}, {} bytes in {}", layer.digest(), layer.mediaType(),
           direct != null ? direct.dir() : mounts, applied.diffId(), applied.size(), applied.elapsed());
       return Descriptor.of(MediaTypes.OCI_LAYER, applied.diffId(), applied.size());
@@ -326,74 +337,5 @@ public final class WalkingDiffer implements Differ {
       }
     }
     return found;
-  }
-
-  /**
-   * Hashes every byte of the blob as the applier reads it; closing it is left to its owner, so
-   * the bytes after the layer's end can still be read and checked by {@link #verify}.
-   */
-  private static final class VerifyingStream extends FilterInputStream {
-    private final Digest expected;
-    private final MessageDigest md;
-
-    VerifyingStream(InputStream in, Digest expected) {
-      super(in);
-      this.expected = expected;
-      this.md = expected.newMessageDigest();
-    }
-
-    @Override
-    public int read() throws IOException {
-      int b = in.read();
-      if (b >= 0) {
-        md.update((byte) b);
-      }
-      return b;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      int n = in.read(b, off, len);
-      if (n > 0) {
-        md.update(b, off, n);
-      }
-      return n;
-    }
-
-    @Override
-    public long skip(long n) throws IOException {
-      byte[] buf = new byte[(int) Math.min(Math.max(n, 0), 64 * 1024)];
-      long done = 0;
-      while (done < n) {
-        int r = read(buf, 0, (int) Math.min(buf.length, n - done));
-        if (r < 0) {
-          break;
-        }
-        done += r;
-      }
-      return done;
-    }
-
-    @Override
-    public boolean markSupported() {
-      return false;
-    }
-
-    @Override
-    public void close() {
-      // the reader is closed by apply
-    }
-
-    /** Reads what the applier left and checks the digest of the whole blob. */
-    void verify() throws IOException {
-      byte[] buf = new byte[64 * 1024];
-      while (read(buf, 0, buf.length) >= 0) {
-        // hash the rest
-      }
-      Digest actual = new Digest(expected.algorithm(), HexFormat.of().formatHex(md.digest()));
-      if (!actual.equals(expected)) {
-        throw LaminaException.dataLoss("blob " + expected + " read back from the content store as " + actual);
-      }
-    }
   }
 }

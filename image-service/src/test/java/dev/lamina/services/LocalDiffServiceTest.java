@@ -3,11 +3,11 @@ package dev.lamina.services;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.lamina.content.Descriptor;
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.mount.Mount;
+import dev.lamina.remotes.Descriptor;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
