@@ -36,6 +36,7 @@ class ServeCommandTest {
     CommandRun badRef = lamina(serve("--pinned-image", "Not A Reference"));
     CommandRun zero = lamina(serve("--layers-per-pull", "0"));
     CommandRun timeout = lamina(serve("--pull-progress-timeout", "0"));
+    CommandRun gunzip = lamina(serve("--gunzip", tmp.resolve("no-igzip").toString()));
 
     assertThat(noDir.exit()).isEqualTo(1);
     assertThat(noDir.err()).contains("--registry-config-dir").contains("missing").contains("not a directory");
@@ -45,6 +46,8 @@ class ServeCommandTest {
     assertThat(zero.err()).contains("--layers-per-pull");
     assertThat(timeout.exit()).isEqualTo(1);
     assertThat(timeout.err()).contains("--pull-progress-timeout");
+    assertThat(gunzip.exit()).isEqualTo(1);
+    assertThat(gunzip.err()).contains("--gunzip").contains("no-igzip").contains("not an executable file");
     assertThat(tmp.resolve("root")).doesNotExist();
   }
 
