@@ -68,17 +68,6 @@ public interface Snapshotter extends Closeable {
    */
   void commit(String name, String key, String parent, Map<String, String> labels) throws IOException;
 
-  /**
-   * {@link #commit(String, String, String, Map)} with the usage of {@code key} that the caller
-   * measured ({@link #usage}) after its last change to the snapshot: a pull measures its layers
-   * while the filesystem flushes them instead of after. A snapshotter whose commit rebuilds the
-   * tree measures again.
-   */
-  default void commit(String name, String key, String parent, Map<String, String> labels, Usage measured)
-      throws IOException {
-    commit(name, key, parent, labels);
-  }
-
   void remove(String key) throws IOException;
 
   /** Calls {@code fn} for every snapshot that matches all filters (containerd filter syntax, e.g. {@code kind==active}, {@code labels."x"==y}, {@code parent==p}, {@code name==n}). */

@@ -679,29 +679,6 @@ public abstract class SnapshotterConformanceTest {
   }
 
   @Test
-  void commitRecordsTheUsageItIsGiven() throws Exception {
-    Change writes = ops(FsTree.file("a", new byte[50_000], 0644), FsTree.file("dir/b", "b", 0644));
-    sn.prepare("given-active", "", GC_ROOT);
-    applyTo("given-active", writes);
-    Usage measured = sn.usage("given-active");
-    sn.commit("given", "given-active", "", GC_ROOT, measured);
-    assertThat(sn.usage("given")).isEqualTo(measured);
-
-    // the caller's figure is the one recorded: the commit does not walk the tree again
-    sn.prepare("other-active", "", GC_ROOT);
-    applyTo("other-active", writes);
-    Usage stated = new Usage(measured.inodes() + 1, measured.size() + 4096);
-    sn.commit("other", "other-active", "", GC_ROOT, stated);
-    assertThat(sn.usage("other")).isEqualTo(stated);
-
-    // without one, the commit measures
-    sn.prepare("unstated-active", "", GC_ROOT);
-    applyTo("unstated-active", writes);
-    sn.commit("unstated", "unstated-active", "", GC_ROOT, null);
-    assertThat(sn.usage("unstated")).isEqualTo(measured);
-  }
-
-  @Test
   void walkWithFilters() throws Exception {
     Map<String, String> opt = Map.of("containerd.io/gc.root", "check-walk");
     sn.prepare("a-np", "", opt);

@@ -44,8 +44,7 @@ import org.slf4j.LoggerFactory;
  *       the directory.
  *   <li>remove: in one write transaction the row is deleted and {@code snapshots/<id>} renamed to
  *       {@code snapshots/rm-<id>}; the transaction commits; then the directory is deleted.
- *   <li>commit: no directory moves; usage is measured before the transaction (or given by the
- *       caller) and recorded in it.
+ *   <li>commit: no directory moves; usage is measured before the transaction and recorded in it.
  * </ul>
  *
  * <p>After a crash, opening the store renames back an {@code rm-<id>} whose row survived (the
@@ -306,12 +305,6 @@ public abstract class DirectorySnapshotter implements Snapshotter {
 
   @Override
   public void commit(String name, String key, String parent, Map<String, String> labels) throws IOException {
-    commit(name, key, parent, labels, null);
-  }
-
-  @Override
-  public void commit(String name, String key, String parent, Map<String, String> labels, Usage measured)
-      throws IOException {
     String p = parent == null ? "" : parent;
     Map<String, String> l = labels == null ? Map.of() : labels;
     Transaction.validateKey("name", name);
@@ -328,7 +321,8 @@ public abstract class DirectorySnapshotter implements Snapshotter {
       long id = planned[0];
       try {
         if (rebaseOnto == null || !rebaseRebuildsTree() || !commitRebuilt(key, name, p, l, id, rebaseOnto)) {
-          Usage usage = measured != null ? measured : measure(key, upperPath(id));
+          DiskUsage du = measure(key, upperPath(id));
+          Usage usage = new Usage(du.inodes(), du.size());
           ms.write(tx -> {
             if (tx.commitActive(key, name, usage, p, l) != id) {
               throw new ParentChanged();
@@ -355,7 +349,8 @@ public abstract class DirectorySnapshotter implements Snapshotter {
       if (!rebase(id, parents, td)) {
         return false;
       }
-      Usage usage = measure(key, td.resolve("fs"));
+      DiskUsage du = measure(key, td.resolve("fs"));
+      Usage usage = new Usage(du.inodes(), du.size());
       ms.write(tx -> {
         if (tx.planCommit(key, name, parent) != id) {
           throw new ParentChanged();
@@ -384,10 +379,9 @@ public abstract class DirectorySnapshotter implements Snapshotter {
     }
   }
 
-  private Usage measure(String key, Path tree) throws IOException {
+  private DiskUsage measure(String key, Path tree) throws IOException {
     try {
-      DiskUsage du = DiskUsage.of(tree);
-      return new Usage(du.inodes(), du.size());
+      return DiskUsage.of(tree);
     } catch (NoSuchFileException e) {
       throw new LaminaException(ErrorKind.NOT_FOUND, "active snapshot \"" + key + "\" was removed during commit", e);
     } catch (PosixException e) {
