@@ -68,8 +68,13 @@ public enum Compression {
    * makes a later read fail with an IOException.
    */
   public static InputStream decompress(InputStream in) throws IOException {
-    BufferedInputStream buffered = new BufferedInputStream(in, BUFFER);
+    BufferedInputStream buffered = sniffable(in);
     return detect(buffered).decompressor(buffered);
+  }
+
+  /** {@code in} buffered as {@link #decompress} reads it, so that {@link #detect} can look ahead. */
+  public static BufferedInputStream sniffable(InputStream in) {
+    return new BufferedInputStream(in, BUFFER);
   }
 
   public InputStream decompressor(InputStream in) throws IOException {

@@ -23,9 +23,6 @@ public final class StreamProcessors {
   private static final Set<String> PLAIN = Set.of(
       MediaTypes.OCI_LAYER, MediaTypes.DOCKER_LAYER, MediaTypes.OCI_LAYER_NONDISTRIBUTABLE);
 
-  /** The sniffing buffer in front of an external gzip program. */
-  private static final int SNIFF_BUFFER = 64 * 1024;
-
   private final List<BinaryProcessorConfig> binaries;
   /** Inflates gzip data when the built-in stage finds it; null: java.util.zip does. */
   private final BinaryProcessorConfig gunzip;
@@ -112,13 +109,11 @@ public final class StreamProcessors {
 
   /** Sniffs the magic bytes instead of trusting the label: registries mislabel layers. */
   private StreamProcessor decompressor(StreamProcessor input) throws IOException {
-    if (gunzip != null) {
-      BufferedInputStream sniffed = new BufferedInputStream(input.stream(), SNIFF_BUFFER);
-      if (Compression.detect(sniffed) == Compression.GZIP) {
-        return new BinaryProcessor(gunzip, StreamProcessor.of(GUNZIP_INPUT, sniffed, input), null);
-      }
-      return StreamProcessor.of(MediaTypes.OCI_LAYER, Compression.decompress(sniffed), input);
+    BufferedInputStream sniffed = Compression.sniffable(input.stream());
+    Compression compression = Compression.detect(sniffed);
+    if (compression == Compression.GZIP && gunzip != null) {
+      return new BinaryProcessor(gunzip, StreamProcessor.of(GUNZIP_INPUT, sniffed, input), null);
     }
-    return StreamProcessor.of(MediaTypes.OCI_LAYER, Compression.decompress(input.stream()), input);
+    return StreamProcessor.of(MediaTypes.OCI_LAYER, compression.decompressor(sniffed), input);
   }
 }
