@@ -59,6 +59,16 @@ public final class VerifyingInputStream extends FilterInputStream {
     return n;
   }
 
+  /** Skipped bytes are hashed too; a skip that stops short has reached the end, and verifies. */
+  @Override
+  public long skip(long n) throws IOException {
+    long skipped = in.skip(n);
+    if (skipped < n) {
+      verify();
+    }
+    return skipped;
+  }
+
   @Override
   public boolean markSupported() {
     return false;

@@ -51,6 +51,9 @@ public final class DigestingInputStream extends FilterInputStream {
   @Override
   public long skip(long n) throws IOException {
     // Skipped bytes must still be hashed.
+    if (n <= 0) {
+      return 0;
+    }
     byte[] buf = new byte[(int) Math.min(n, 64 * 1024)];
     long skipped = 0;
     while (skipped < n) {
