@@ -193,7 +193,7 @@ final class ServeCommand implements Callable<Integer> {
       case "auto" -> GzipPrograms.find(System.getenv("PATH")).map(builtIn::withGunzip).orElse(builtIn);
       default -> {
         Path program = Path.of(gunzip);
-        if (!Files.isRegularFile(program) || !Files.isExecutable(program)) {
+        if (!GzipPrograms.runnable(program)) {
           throw LaminaException.invalidArgument("--gunzip " + gunzip
               + " is not an executable file; give auto, builtin or the path of a gzip-compatible program");
         }

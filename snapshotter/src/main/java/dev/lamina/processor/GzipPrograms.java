@@ -28,11 +28,16 @@ public final class GzipPrograms {
           continue; // the current directory: never for a daemon
         }
         Path candidate = Path.of(dir, name);
-        if (Files.isRegularFile(candidate) && Files.isExecutable(candidate)) {
+        if (runnable(candidate)) {
           return Optional.of(candidate);
         }
       }
     }
     return Optional.empty();
+  }
+
+  /** Whether {@code program} is an executable file. */
+  public static boolean runnable(Path program) {
+    return Files.isRegularFile(program) && Files.isExecutable(program);
   }
 }
