@@ -50,7 +50,7 @@ public final class ContainerdSnapshotterBench {
             ContainerdSnapshotsClient.containerd(containerd, "bench-grpc", "overlayfs")) {
       // warm up each path (JIT on both ends, connections)
       for (ContainerdSnapshotsClient c : List.of(direct, viaLamina, viaOverlay)) {
-        run(c, "warm", 20, 20, 20);
+        run(c, "warm", 128, 128, 500);
       }
       results.put("lamina-direct", run(direct, "grpc-direct", chain, depth, views));
       results.put("lamina-via-containerd", run(viaLamina, "grpc", chain, depth, views));

@@ -119,6 +119,7 @@ final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     configureLogging();
+    configureNetty();
     SnapshotterKind kind;
     try {
       kind = SnapshotterKind.parse(snapshotter);
@@ -235,6 +236,15 @@ final class ServeCommand implements Callable<Integer> {
     // grpc-netty sets SO_KEEPALIVE on every accepted channel; on a unix socket Netty warns about it
     // once per connection, which would be most of the log.
     setIfAbsent("org.slf4j.simpleLogger.log.io.netty.bootstrap", "error");
+  }
+
+  /**
+   * Netty's buffer leak detector records a stack trace for one buffer in 128, a few per gRPC call,
+   * on the event loop that answers containerd's snapshot calls. It is a debugging aid; set
+   * {@code -Dio.netty.leakDetection.level=simple} to have it back.
+   */
+  private static void configureNetty() {
+    setIfAbsent("io.netty.leakDetection.level", "disabled");
   }
 
   private static void setIfAbsent(String key, String value) {

@@ -33,10 +33,12 @@ import java.util.List;
  */
 public final class OverlaySnapshotter extends DirectorySnapshotter {
   private final List<String> extraOptions;
+  private final String snapshotsDirText;
 
   private OverlaySnapshotter(Path root, List<String> extraOptions) throws IOException {
     super(root);
     this.extraOptions = List.copyOf(extraOptions);
+    this.snapshotsDirText = snapshotsDir.toString();
   }
 
   /**
@@ -89,6 +91,12 @@ public final class OverlaySnapshotter extends DirectorySnapshotter {
     }
   }
 
+  /** Two empty directories and an owner: no copying, whatever the parents hold. */
+  @Override
+  protected boolean populatesQuickly() {
+    return true;
+  }
+
   @Override
   protected void populate(Path dir, Kind kind, List<Long> parentIds) throws IOException {
     Path fs = dir.resolve("fs");
@@ -108,24 +116,31 @@ public final class OverlaySnapshotter extends DirectorySnapshotter {
   protected List<Mount> mountsOf(Snapshot s) {
     if (s.parentIds().isEmpty()) {
       String ro = s.kind() == Kind.VIEW ? "ro" : "rw";
-      return List.of(Mount.of("bind", upperPath(s.id()).toString(), List.of(ro, "rbind")));
+      return List.of(Mount.of("bind", upper(s.id()), List.of(ro, "rbind")));
     }
     List<String> options = new ArrayList<>();
     if (s.kind() == Kind.ACTIVE) {
       options.add("workdir=" + workPath(s.id()));
-      options.add("upperdir=" + upperPath(s.id()));
+      options.add("upperdir=" + upper(s.id()));
     } else if (s.parentIds().size() == 1) {
-      return List.of(Mount.of("bind", upperPath(s.parentIds().get(0)).toString(), List.of("ro", "rbind")));
+      return List.of(Mount.of("bind", upper(s.parentIds().get(0)), List.of("ro", "rbind")));
     }
-    StringBuilder lower = new StringBuilder("lowerdir=");
+    // built as text: a view of a deep chain names every layer, on every mounts call
+    StringBuilder lower = new StringBuilder(16 + s.parentIds().size() * (snapshotsDirText.length() + 12));
+    lower.append("lowerdir=");
     for (int i = 0; i < s.parentIds().size(); i++) {
       if (i > 0) {
         lower.append(':');
       }
-      lower.append(upperPath(s.parentIds().get(i)));
+      lower.append(snapshotsDirText).append('/').append(s.parentIds().get(i).longValue()).append("/fs");
     }
     options.add(lower.toString());
     options.addAll(extraOptions);
     return List.of(Mount.of("overlay", "overlay", options));
+  }
+
+  /** {@link #upperPath} as text. */
+  private String upper(long id) {
+    return snapshotsDirText + '/' + id + "/fs";
   }
 }

@@ -58,6 +58,7 @@ public final class MetaStore implements Closeable {
   private final BlockingQueue<Transaction.Db> idleReaders = new ArrayBlockingQueue<>(READERS);
   private final Semaphore readers = new Semaphore(READERS);
   private final List<Transaction.Db> allReaders = new ArrayList<>();
+  private final CommittedParents parents = new CommittedParents();
   private volatile boolean closed;
 
   private MetaStore(Path file) throws IOException {
@@ -79,6 +80,11 @@ public final class MetaStore implements Closeable {
 
   public Path file() {
     return file;
+  }
+
+  /** What transactions have learnt of committed chains (tests look inside). */
+  CommittedParents committedParents() {
+    return parents;
   }
 
   private Connection connect() throws IOException {
@@ -111,7 +117,7 @@ public final class MetaStore implements Closeable {
       if (db == null) {
         db = newReader();
       }
-      Transaction tx = new Transaction(db, false);
+      Transaction tx = new Transaction(db, false, parents);
       exec(db, "BEGIN");
       try {
         return work.run(tx);
@@ -157,7 +163,7 @@ public final class MetaStore implements Closeable {
     T result;
     writeLock.lock();
     try {
-      tx = new Transaction(writer, true);
+      tx = new Transaction(writer, true, parents);
       exec(writer, "BEGIN IMMEDIATE");
       try {
         result = work.run(tx);

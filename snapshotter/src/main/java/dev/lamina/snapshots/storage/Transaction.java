@@ -46,12 +46,14 @@ public final class Transaction {
 
   private final Db db;
   private final boolean writable;
+  private final CommittedParents parents;
   private final List<Action> rollback = new ArrayList<>();
   private final List<Action> afterCommit = new ArrayList<>();
 
-  Transaction(Db db, boolean writable) {
+  Transaction(Db db, boolean writable, CommittedParents parents) {
     this.db = db;
     this.writable = writable;
+    this.parents = parents;
   }
 
   /** Runs {@code action} if this transaction does not commit (undo of a directory move). */
@@ -370,6 +372,8 @@ public final class Transaction {
     } catch (SQLException e) {
       throw sqlError("remove " + quote(key), e);
     }
+    long removed = row.id;
+    afterCommit(() -> parents.forget(removed));
     return new Removed(row.id, row.kind);
   }
 
@@ -461,24 +465,43 @@ public final class Transaction {
     return r;
   }
 
-  /** The chain from {@code id} down to the base, one recursive query however long it is. */
+  /**
+   * The chain from committed {@code id} down to the base: from {@link CommittedParents} as far as
+   * it knows the chain, the rest in one recursive query however long it is. Every caller walks
+   * from a parent that was committed before this transaction began.
+   */
   private List<Long> chain(long id) throws IOException {
+    List<Long> ids = new ArrayList<>();
+    long next = id;
+    for (Long parent; next != 0 && (parent = parents.parentOf(next)) != null; next = parent) {
+      ids.add(next);
+    }
+    if (next == 0) {
+      return List.copyOf(ids);
+    }
+    Map<Long, Long> learnt = new HashMap<>();
     try {
       PreparedStatement ps = db.ps("WITH RECURSIVE chain(id, parent_id, depth) AS ("
           + " SELECT id, parent_id, 0 FROM snapshots WHERE id = ?"
           + " UNION ALL SELECT s.id, s.parent_id, c.depth + 1 FROM snapshots s JOIN chain c ON s.id = c.parent_id)"
-          + " SELECT id FROM chain ORDER BY depth");
-      ps.setLong(1, id);
-      List<Long> ids = new ArrayList<>();
+          + " SELECT id, parent_id FROM chain ORDER BY depth");
+      ps.setLong(1, next);
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          ids.add(rs.getLong(1));
+          long child = rs.getLong(1);
+          ids.add(child);
+          learnt.put(child, rs.getLong(2));
         }
       }
-      return List.copyOf(ids);
     } catch (SQLException e) {
       throw sqlError("parent chain of " + id, e);
     }
+    if (writable) {
+      afterCommit(() -> parents.learn(learnt));
+    } else {
+      parents.learn(learnt);
+    }
+    return List.copyOf(ids);
   }
 
   private Map<String, String> labels(long id) throws IOException {

@@ -97,6 +97,71 @@ class MetaStoreTest {
   }
 
   @Test
+  void chainsKnownInMemoryAgreeWithTheDatabaseAsTheyGrowAndShrink() throws Exception {
+    List<Long> ids = new ArrayList<>();
+    String top = "";
+    for (int i = 0; i < 20; i++) {
+      top = commitOn(top, "c" + i, ids);
+    }
+    String first = top;
+    ms.write(tx -> tx.createSnapshot(Kind.VIEW, "v1", first, Map.of()));
+    assertThat(ms.read(tx -> tx.getSnapshot("v1")).parentIds()).isEqualTo(ids);
+    assertThat(ms.committedParents().size()).isEqualTo(20);
+
+    // the chain grows past what is known: the known part and the queried part join up
+    List<Long> longer = new ArrayList<>(ids);
+    for (int i = 20; i < 30; i++) {
+      top = commitOn(top, "c" + i, longer);
+    }
+    String second = top;
+    ms.write(tx -> tx.createSnapshot(Kind.VIEW, "v2", second, Map.of()));
+    assertThat(ms.read(tx -> tx.getSnapshot("v2")).parentIds()).isEqualTo(longer);
+    assertThat(ms.read(tx -> tx.getSnapshot("v1")).parentIds()).isEqualTo(ids);
+    assertThat(ms.committedParents().size()).isEqualTo(30);
+
+    // another store on the same file starts knowing nothing and reads the same chains
+    try (MetaStore other = MetaStore.open(tmp.resolve("metadata.db"))) {
+      assertThat(other.committedParents().size()).isZero();
+      assertThat(other.read(tx -> tx.getSnapshot("v2")).parentIds()).isEqualTo(longer);
+    }
+
+    // removing the top of the longer chain forgets it once the removal commits
+    ms.write(tx -> tx.remove("v2"));
+    ms.write(tx -> tx.remove(second));
+    assertThat(ms.committedParents().parentOf(longer.get(0))).isNull();
+    assertThat(ms.committedParents().size()).isEqualTo(29);
+    List<Long> below = ms.read(tx -> tx.committedChain("c28"));
+    assertThat(below).isEqualTo(longer.subList(1, longer.size()));
+  }
+
+  @Test
+  void aChainWalkedInsideARolledBackCommitIsNotRemembered() throws Exception {
+    ms.write(tx -> tx.createSnapshot(Kind.ACTIVE, "base-x", "", Map.of()));
+    ms.write(tx -> tx.commitActive("base-x", "x", Usage.ZERO, "", Map.of()));
+    ms.write(tx -> tx.createSnapshot(Kind.ACTIVE, "base-y", "", Map.of()));
+    long y = ms.write(tx -> tx.commitActive("base-y", "y", Usage.ZERO, "", Map.of()));
+    // prepared without a parent, as a parallel unpack does; the commit rebases it
+    long a = ms.write(tx -> tx.createSnapshot(Kind.ACTIVE, "a", "", Map.of())).id();
+    assertThatThrownBy(() -> ms.write(tx -> {
+      tx.commitActive("a", "top", Usage.ZERO, "x", Map.of());
+      assertThat(tx.committedChain("top")).hasSize(2);
+      throw new IOException("abandoned");
+    })).hasMessage("abandoned");
+    assertThat(ms.committedParents().parentOf(a)).isNull();
+
+    ms.write(tx -> tx.commitActive("a", "top", Usage.ZERO, "y", Map.of()));
+    ms.write(tx -> tx.createSnapshot(Kind.VIEW, "v", "top", Map.of()));
+    assertThat(ms.read(tx -> tx.getSnapshot("v")).parentIds()).containsExactly(a, y);
+  }
+
+  private String commitOn(String parent, String name, List<Long> newestFirst) throws IOException {
+    Snapshot s = ms.write(tx -> tx.createSnapshot(Kind.ACTIVE, "active-" + name, parent, Map.of()));
+    ms.write(tx -> tx.commitActive("active-" + name, name, Usage.ZERO, "", Map.of()));
+    newestFirst.add(0, s.id());
+    return name;
+  }
+
+  @Test
   void rollbackRunsUndoNewestFirstAndCommitRunsAfterCommit() throws Exception {
     List<String> log = new ArrayList<>();
     assertThatThrownBy(() -> ms.write(tx -> {
