@@ -64,6 +64,28 @@ class DiskUsageTest {
     assertThat(DiskUsage.of(link).size()).isLessThan(100_000);
   }
 
+  @Test
+  void deepAndWideTreesWithLinksAcrossDirectoriesMatchDu() throws Exception {
+    Path root = tmp.resolve("tree");
+    List<dev.lamina.fstest.FsOp> ops = new ArrayList<>();
+    String deep = "d/".repeat(200);
+    ops.add(FsTree.file(deep + "bottom", new byte[5000], 0644));
+    // wide: many directories, listed by several walkers at once, sharing hard-linked files
+    for (int i = 0; i < 40; i++) {
+      ops.add(FsTree.file("shared/f" + i, new byte[4096 * (i % 3 + 1)], 0644));
+    }
+    for (int d = 0; d < 300; d++) {
+      ops.add(FsTree.file("wide/" + d + "/own", new byte[d * 10], 0644));
+      ops.add(FsTree.link("wide/" + d + "/same", "shared/f" + (d % 40)));
+    }
+    FsTree.apply(root, ops);
+
+    DiskUsage usage = DiskUsage.of(root);
+
+    assertThat(usage.size()).isEqualTo(du(root, "--block-size=1"));
+    assertThat(usage.inodes()).isEqualTo(du(root, "--inodes"));
+  }
+
   static long du(Path p, String mode) throws IOException, InterruptedException {
     Process proc = new ProcessBuilder("du", "-s", mode, p.toString()).redirectErrorStream(true).start();
     String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
