@@ -48,7 +48,7 @@ public final class CopyingSnapshotter extends DirectorySnapshotter {
   protected List<Mount> mountsOf(Snapshot s) {
     String ro = s.kind() == Kind.VIEW ? "ro" : "rw";
     long source = s.parentIds().isEmpty() || s.kind() == Kind.ACTIVE ? s.id() : s.parentIds().get(0);
-    return List.of(Mount.of("bind", upperPath(source).toString(), List.of(ro, "rbind")));
+    return List.of(Mount.of("bind", upperDir(source), List.of(ro, "rbind")));
   }
 
   /**

@@ -33,12 +33,10 @@ import java.util.List;
  */
 public final class OverlaySnapshotter extends DirectorySnapshotter {
   private final List<String> extraOptions;
-  private final String snapshotsDirText;
 
   private OverlaySnapshotter(Path root, List<String> extraOptions) throws IOException {
     super(root);
     this.extraOptions = List.copyOf(extraOptions);
-    this.snapshotsDirText = snapshotsDir.toString();
   }
 
   /**
@@ -116,31 +114,24 @@ public final class OverlaySnapshotter extends DirectorySnapshotter {
   protected List<Mount> mountsOf(Snapshot s) {
     if (s.parentIds().isEmpty()) {
       String ro = s.kind() == Kind.VIEW ? "ro" : "rw";
-      return List.of(Mount.of("bind", upper(s.id()), List.of(ro, "rbind")));
+      return List.of(Mount.of("bind", upperDir(s.id()), List.of(ro, "rbind")));
     }
     List<String> options = new ArrayList<>();
     if (s.kind() == Kind.ACTIVE) {
       options.add("workdir=" + workPath(s.id()));
-      options.add("upperdir=" + upper(s.id()));
+      options.add("upperdir=" + upperDir(s.id()));
     } else if (s.parentIds().size() == 1) {
-      return List.of(Mount.of("bind", upper(s.parentIds().get(0)), List.of("ro", "rbind")));
+      return List.of(Mount.of("bind", upperDir(s.parentIds().get(0)), List.of("ro", "rbind")));
     }
-    // built as text: a view of a deep chain names every layer, on every mounts call
-    StringBuilder lower = new StringBuilder(16 + s.parentIds().size() * (snapshotsDirText.length() + 12));
-    lower.append("lowerdir=");
+    StringBuilder lower = new StringBuilder("lowerdir=");
     for (int i = 0; i < s.parentIds().size(); i++) {
       if (i > 0) {
         lower.append(':');
       }
-      lower.append(snapshotsDirText).append('/').append(s.parentIds().get(i).longValue()).append("/fs");
+      lower.append(upperDir(s.parentIds().get(i)));
     }
     options.add(lower.toString());
     options.addAll(extraOptions);
     return List.of(Mount.of("overlay", "overlay", options));
-  }
-
-  /** {@link #upperPath} as text. */
-  private String upper(long id) {
-    return snapshotsDirText + '/' + id + "/fs";
   }
 }

@@ -73,6 +73,8 @@ public abstract class DirectorySnapshotter implements Snapshotter {
 
   protected final Path root;
   protected final Path snapshotsDir;
+  /** {@link #snapshotsDir} as text, for {@link #upperDir}. */
+  private final String snapshotsDirText;
   protected final MetaStore ms;
   protected final Posix posix = Posix.get();
   private final FileChannel lockChannel;
@@ -89,6 +91,7 @@ public abstract class DirectorySnapshotter implements Snapshotter {
     this.root = root.toAbsolutePath().normalize();
     mkdirIfMissing(this.root);
     this.snapshotsDir = this.root.resolve("snapshots");
+    this.snapshotsDirText = snapshotsDir.toString();
     mkdirIfMissing(snapshotsDir);
     if (!OPEN_ROOTS.add(this.root)) {
       throw LaminaException.failedPrecondition("snapshot root " + this.root + " is already open in this process");
@@ -191,7 +194,15 @@ public abstract class DirectorySnapshotter implements Snapshotter {
 
   /** The tree of the snapshot's own layer: {@code <root>/snapshots/<id>/fs}. */
   protected final Path upperPath(long id) {
-    return dir(id).resolve("fs");
+    return Path.of(upperDir(id));
+  }
+
+  /**
+   * {@link #upperPath} as text, made without Path objects: mounts name it for every layer of a
+   * chain, on every call.
+   */
+  protected final String upperDir(long id) {
+    return snapshotsDirText + '/' + id + "/fs";
   }
 
   /** {@code <root>/snapshots/<id>/work}. */
