@@ -13,7 +13,10 @@
 # the pull (and over its whole life, start-up included), and lamina's medians against containerd's
 # and against the floor.
 #
-# Usage: sudo bench/pull.sh [--runs N] [--work DIR] [--formats "gzip zstd"] [--build-only]
+# --disk-mbps N caps writes to each run's loop device at N MB/s (cgroup v1 blkio throttle, which
+# also holds back the kernel's writeback), to see a node whose disk, not its CPUs, is the limit.
+#
+# Usage: sudo bench/pull.sh [--runs N] [--work DIR] [--formats "gzip zstd"] [--disk-mbps N] [--build-only]
 # Needs: debootstrap, umoci, skopeo, docker-registry, containerd (ctr), python3, e2fsprogs, time;
 # isal (igzip), which lamina uses for gzip layers when installed, as containerd uses pigz's unpigz.
 set -euo pipefail
@@ -21,18 +24,24 @@ runs=5
 work=/var/tmp/lamina-pull-bench
 formats="gzip zstd"
 build_only=false
+disk_mbps=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
     --formats) formats="$2"; shift 2 ;;
     --build-only) build_only=true; shift ;;
+    --disk-mbps) disk_mbps="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 top="$(cd "$(dirname "$0")/.." && pwd)"
 jar="$top/image-service/target/lamina.jar"
 [ "$(id -u)" = 0 ] || { echo "bench needs root" >&2; exit 1; }
+throttle=/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device
+if [ -n "$disk_mbps" ] && [ ! -w "$throttle" ]; then
+  echo "--disk-mbps needs the cgroup v1 blkio controller ($throttle is missing)" >&2; exit 1
+fi
 for tool in debootstrap umoci skopeo docker-registry containerd ctr mkfs.ext4 python3 gawk bc curl; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
@@ -159,6 +168,12 @@ cleanup() {
   grep " $mnt" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   umount "$mnt" 2>/dev/null || true
   rm -f "$img"
+  unthrottle
+}
+# (runs happen in subshells: the throttled device is kept in a file)
+unthrottle() {
+  [ -f "$work/throttled" ] && echo "$(cat "$work/throttled") 0" > "$throttle"
+  rm -f "$work/throttled"
 }
 trap cleanup EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
@@ -177,6 +192,11 @@ fresh_fs() {
   umount "$mnt" 2>/dev/null || true
   rm -f "$img"; truncate -s 8G "$img"; mkfs.ext4 -q -F "$img"
   mkdir -p "$mnt"; mount -o loop "$img" "$mnt"
+  if [ -n "$disk_mbps" ]; then
+    unthrottle
+    lsblk -dno MAJ:MIN "$(findmnt -n -o SOURCE "$mnt")" | tr -d ' ' > "$work/throttled"
+    echo "$(cat "$work/throttled") $((disk_mbps * 1000000))" > "$throttle"
+  fi
 }
 wait_socket() { for _ in $(seq 1200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; return 1; }
 cpu_of() { awk '{print ($14 + $15 + $16 + $17) / 100}' "/proc/$1/stat"; }
@@ -260,6 +280,7 @@ for format in $formats; do
 done
 
 echo
+[ -z "$disk_mbps" ] || echo "writes to each run's disk capped at $disk_mbps MB/s"
 echo "lamina: $(grep -m1 -o 'gzip layers are inflated by .*' "$work/lamina-serve.log" || echo 'gzip inflater not logged')"
 echo "containerd: $(command -v unpigz >/dev/null && echo 'unpigz on PATH (containerd inflates gzip with it)' || echo 'no unpigz: Go inflates gzip')"
 
