@@ -106,7 +106,7 @@ final class Puller implements Closeable {
   private final Semaphore global;
   /** Layer jobs in flight, by chain ID; the monitor also guards {@link LayerJob#users}. */
   private final Map<Digest, LayerJob> jobs = new HashMap<>();
-  /** When the latest syncfs started (System.nanoTime). */
+  /** The latest start (System.nanoTime) of a syncfs that has finished: it covers every change before. */
   private final AtomicLong lastFlush = new AtomicLong(Long.MIN_VALUE);
   private final Posix posix = Posix.get();
   private final EarlyWriteback writeback;
@@ -129,7 +129,7 @@ final class Puller implements Closeable {
     });
     this.global = new Semaphore(options.layersInTotal(), true);
     this.writeback = new EarlyWriteback(posix::syncfs, WRITEBACK_INTERVAL_MILLIS, TimeUnit.MILLISECONDS,
-        start -> lastFlush.accumulateAndGet(start, Math::max));
+        this::flushedFrom);
   }
 
   /** One pull in flight. */
@@ -753,8 +753,13 @@ final class Puller implements Closeable {
     }
     long start = System.nanoTime();
     posix.syncfs(any);
-    lastFlush.accumulateAndGet(start, Math::max);
+    flushedFrom(start);
     LOG.debug("syncfs for {} layers took {} ms", batch.size(), (System.nanoTime() - start) / 1_000_000);
+  }
+
+  /** A syncfs that started at {@code start} has finished. */
+  private void flushedFrom(long start) {
+    lastFlush.accumulateAndGet(start, Math::max);
   }
 
   private void commit(Context c, LayerJob job, int index, LowerDirs dirs) throws IOException {
