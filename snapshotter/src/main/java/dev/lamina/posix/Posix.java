@@ -34,11 +34,31 @@ public final class Posix {
   private final POSIX posix;
   private final LibC libc;
   private final Runtime runtime;
+  /** The process's umask, or -1 when it could not be read (then every mode is set explicitly). */
+  private final int umask;
 
   private Posix() {
     this.posix = POSIXFactory.getNativePOSIX();
     this.libc = LibraryLoader.create(LibC.class).load("c");
     this.runtime = Runtime.getRuntime(libc);
+    this.umask = readUmask(Path.of("/proc/self/status"));
+  }
+
+  /**
+   * The {@code Umask:} line of a {@code /proc/<pid>/status} file (Linux 4.7 and later), or -1.
+   * Read, not set: umask(2) would change it for every thread while it is being read.
+   */
+  static int readUmask(Path status) {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(status, StandardCharsets.UTF_8)) {
+        if (line.startsWith("Umask:")) {
+          return Integer.parseInt(line.substring("Umask:".length()).trim(), 8);
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      // an older kernel or no /proc: modes are then always set after creation
+    }
+    return -1;
   }
 
   public static Posix get() {
@@ -117,6 +137,17 @@ public final class Posix {
     // libc, not jnr-posix: its mkdir reports errors (EEXIST too) as a RuntimeException
     if (libc.mkdir(p, mode) != 0) {
       throw error("mkdir", p);
+    }
+  }
+
+  /**
+   * {@code mkdir} of a directory whose permission bits must be exactly {@code mode}: the chmod that
+   * undoes the umask is left out when the umask takes none of those bits away.
+   */
+  public void mkdirExact(Path path, int mode) throws PosixException {
+    mkdir(path, mode);
+    if (umask < 0 || (umask & mode) != 0) {
+      chmod(path, mode);
     }
   }
 

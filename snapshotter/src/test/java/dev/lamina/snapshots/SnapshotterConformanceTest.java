@@ -42,6 +42,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * One test suite every {@link Snapshotter} passes, modelled on containerd's
@@ -930,6 +932,34 @@ public abstract class SnapshotterConformanceTest {
     assertDirectoriesMatchMetadata();
     assertThat(state().infos()).isEqualTo(live.infos());
     assertThat(treeOf(sn.view("check", c1, GC_ROOT)).entries()).containsOnlyKeys("one");
+  }
+
+  /**
+   * What a crash after a create's directory was made but before its metadata committed leaves: a
+   * directory, or anything else, at the id the next create gets. That create goes ahead on a
+   * clean directory and the leftover is deleted.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void aLeftoverAtTheNextIdGivesWayToTheNextCreate(boolean leftoverIsDirectory) throws Exception {
+    String c1 = createSnapshot("", ops(FsTree.file("one", "1", 0644)));
+    Path dir = directoryOf(sn, c1);
+    Path next = dir.resolveSibling(Long.toString(Long.parseLong(dir.getFileName().toString()) + 1));
+    if (leftoverIsDirectory) {
+      FsTree.apply(next, FsTree.file("fs/stale", "from an interrupted create", 0644), FsTree.dir("work", 0711));
+    } else {
+      Files.writeString(next, "x");
+    }
+
+    sn.prepare("after-crash", c1, GC_ROOT);
+
+    assertThat(directoryOf(sn, "after-crash")).isEqualTo(next);
+    assertThat(next.resolve("fs/stale")).doesNotExist();
+    assertThat(treeOf(sn.mounts("after-crash")).entries()).containsOnlyKeys("one");
+    try (Stream<Path> s = Files.list(dir.getParent())) {
+      assertThat(s.map(p -> p.getFileName().toString())).allMatch(n -> n.matches("[0-9]+"));
+    }
+    assertDirectoriesMatchMetadata();
   }
 
   @Test

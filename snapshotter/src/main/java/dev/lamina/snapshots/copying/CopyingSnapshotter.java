@@ -37,8 +37,7 @@ public final class CopyingSnapshotter extends DirectorySnapshotter {
   @Override
   protected void populate(Path dir, Kind kind, List<Long> parentIds) throws IOException {
     Path fs = dir.resolve("fs");
-    posix.mkdir(fs, 0755);
-    posix.chmod(fs, 0755);
+    posix.mkdirExact(fs, 0755);
     if (kind == Kind.ACTIVE && !parentIds.isEmpty()) {
       CopyDir.copy(upperPath(parentIds.get(0)), fs);
     }
@@ -64,8 +63,7 @@ public final class CopyingSnapshotter extends DirectorySnapshotter {
   @Override
   protected boolean rebase(long id, List<Long> parentIds, Path into) throws IOException {
     Path fs = into.resolve("fs");
-    posix.mkdir(fs, 0755);
-    posix.chmod(fs, 0755);
+    posix.mkdirExact(fs, 0755);
     CopyDir.copy(upperPath(parentIds.get(0)), fs);
     CopyDir.merge(upperPath(id), fs);
     return true;

@@ -98,11 +98,9 @@ public final class OverlaySnapshotter extends DirectorySnapshotter {
   @Override
   protected void populate(Path dir, Kind kind, List<Long> parentIds) throws IOException {
     Path fs = dir.resolve("fs");
-    posix.mkdir(fs, 0755);
-    posix.chmod(fs, 0755);
+    posix.mkdirExact(fs, 0755);
     if (kind == Kind.ACTIVE) {
-      posix.mkdir(dir.resolve("work"), 0711);
-      posix.chmod(dir.resolve("work"), 0711);
+      posix.mkdirExact(dir.resolve("work"), 0711);
     }
     if (!parentIds.isEmpty()) {
       FileStat st = posix.lstat(upperPath(parentIds.get(0)));

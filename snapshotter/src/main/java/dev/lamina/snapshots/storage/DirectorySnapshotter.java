@@ -280,10 +280,17 @@ public abstract class DirectorySnapshotter implements Snapshotter {
       return mountsOf(ms.write(tx -> {
         Snapshot created = tx.createSnapshot(kind, key, p, l);
         Path path = dir(created.id());
-        moveAsideStale(tx, path);
         // in place: cleanup, the only other writer under snapshots/, waits for this transaction
+        try {
+          posix.mkdir(path, 0700);
+        } catch (PosixException e) {
+          if (!e.isAlreadyExists()) {
+            throw e;
+          }
+          moveAsideStale(tx, path);
+          posix.mkdir(path, 0700);
+        }
         tx.onRollback(() -> RemoveAll.remove(path));
-        posix.mkdir(path, 0700);
         populate(path, kind, created.parentIds());
         return created;
       }));
