@@ -9,6 +9,9 @@
 #   - the chain extended to DEPTH layers (untimed), then VIEWS x (view + mounts) of the top layer;
 #   - ctr's own start cost: VIEWS x `ctr version` (same for both; subtract it to see the RPC cost).
 # Per-call wall time is taken with bash's $EPOCHREALTIME around each ctr process.
+# A third proxy snapshotter, "noop" (bench/proxy-floor.c, built here with cc when there is one),
+# answers every call at once without doing anything: its column is the cost of containerd's proxy
+# hop alone, the least any snapshotter served through proxy_plugins can take.
 # Then, unless --no-grpc, the same operations from one long-lived Java gRPC client
 # (e2e ContainerdSnapshotterBench): lamina's socket directly, containerd with lamina, containerd
 # with overlayfs, so no process start is in those figures.
@@ -17,7 +20,11 @@
 # work directory, as shared/BENCHMARKING.md asks of every run: a journaled filesystem, like a
 # node's /var/lib); --no-fresh-fs runs on whatever filesystem the work directory is on.
 #
-# Usage: bench/snapshotter-ops.sh [--chain N] [--depth N] [--views N] [--work DIR] [--no-grpc] [--no-fresh-fs]
+# --warm N first makes N untimed prepare/commit/view/mounts rounds through containerd on every
+# snapshotter (on a chain of their own), so the timed calls find the daemons past their first
+# calls; 0 (the default) times the calls right after start.
+#
+# Usage: bench/snapshotter-ops.sh [--chain N] [--depth N] [--views N] [--warm N] [--work DIR] [--no-grpc] [--no-fresh-fs]
 # Needs root, containerd + ctr, overlayfs, java 17, and the build: mvn -q install -DskipTests
 # (image-service/target/lamina.jar; e2e/target/test-classes for the gRPC part:
 #  mvn -q -pl e2e test-compile).
@@ -25,6 +32,7 @@ set -euo pipefail
 chain=100
 depth=128
 views=50
+warm=0
 work=""
 grpc=1
 fresh=1
@@ -33,6 +41,7 @@ while [ $# -gt 0 ]; do
     --chain) chain="$2"; shift 2 ;;
     --depth) depth="$2"; shift 2 ;;
     --views) views="$2"; shift 2 ;;
+    --warm) warm="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
     --no-grpc) grpc=0; shift ;;
     --no-fresh-fs) fresh=0; shift ;;
@@ -59,6 +68,7 @@ cleanup() {
   set +e
   [ -n "$containerd_pid" ] && kill "$containerd_pid" 2>/dev/null && wait "$containerd_pid" 2>/dev/null
   [ -n "$lamina_pid" ] && kill "$lamina_pid" 2>/dev/null && wait "$lamina_pid" 2>/dev/null
+  [ -n "${floor_pid:-}" ] && kill "$floor_pid" 2>/dev/null && wait "$floor_pid" 2>/dev/null
   # anything still mounted under the work dir, deepest first
   awk -v d="$work" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r |
     while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
@@ -87,6 +97,16 @@ for _ in $(seq 900); do
   sleep 0.1
 done
 [ -S "$work/lamina.sock" ] || { echo "lamina did not open its socket" >&2; cat "$work/lamina.log" >&2; exit 1; }
+sns="overlayfs lamina"
+floor_pid=""
+if command -v cc >/dev/null && cc -O2 -o "$work/proxy-floor" "$top/bench/proxy-floor.c"; then
+  "$work/proxy-floor" "$work/noop.sock" "$work/lamina-root" "$depth" >"$work/proxy-floor.log" 2>&1 &
+  floor_pid=$!
+  for _ in $(seq 100); do [ -S "$work/noop.sock" ] && break; sleep 0.05; done
+  sns="overlayfs lamina noop"
+else
+  echo "no C compiler: the noop proxy column is left out" >&2
+fi
 cat >"$work/containerd.toml" <<EOF
 version = 2
 root = "$work/containerd-root"
@@ -103,6 +123,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 [proxy_plugins.lamina]
   type = "snapshot"
   address = "$work/lamina.sock"
+[proxy_plugins.noop]
+  type = "snapshot"
+  address = "$work/noop.sock"
 # \`ctr snapshots view\` sets no containerd.io/gc.root label, so a collection (by default after
 # every 100 mutations) would take the views mid-run; collect only on deletions here.
 [plugins."io.containerd.gc.v1.scheduler"]
@@ -129,22 +152,23 @@ t_run() {
 }
 # stats FILE: "median (p90)" in ms
 stats() {
+  [ -s "$1" ] || { echo "-"; return; }
   sort -n "$1" | awk '{v[NR]=$1} END {
     if (NR == 0) { print "-"; exit }
     m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.9 + 0.999)]; if (p == "") p = v[NR];
     printf "%.2f (%.2f)", m / 1000, p / 1000 }'
 }
 
-# Both snapshotters in one loop, alternating call by call, so load from elsewhere on the machine
-# falls on both alike.
+# All snapshotters in one loop, alternating call by call, so load from elsewhere on the machine
+# falls on all alike.
 run_ctr() {
   local sn
   mkdir -p "$work/mnt"
-  for sn in overlayfs lamina; do mkdir -p "$work/times-$sn"; done
+  for sn in $sns; do mkdir -p "$work/times-$sn"; done
   for i in $(seq 1 "$depth"); do
     local parent=""
     [ "$i" -gt 1 ] && parent="c$((i - 1))"
-    for sn in overlayfs lamina; do
+    for sn in $sns; do
       if [ "$i" -le "$chain" ]; then
         t_run "$work/times-$sn/prepare" C snapshots --snapshotter "$sn" prepare "a$i" $parent
         t_run "$work/times-$sn/commit" C snapshots --snapshotter "$sn" commit "c$i" "a$i"
@@ -155,7 +179,7 @@ run_ctr() {
     done
   done
   for j in $(seq 1 "$views"); do
-    for sn in overlayfs lamina; do
+    for sn in $sns; do
       t_run "$work/times-$sn/view" C snapshots --snapshotter "$sn" view "v$j" "c$depth"
       t_run "$work/times-$sn/mounts" C snapshots --snapshotter "$sn" mounts "$work/mnt" "v$j"
       t_run "$work/times-$sn/ctr-version" C version
@@ -168,24 +192,46 @@ run_ctr() {
     echo "$sn: mounts of the view name $lowers lowerdirs" >&2
   done
   for sn in overlayfs lamina; do
-    # (deletions start containerd's collector, which may take the unlabelled views first)
+    # (deletions start containerd's collector, which may take the unlabelled views first; the noop
+    # proxy is left alone: it has nothing to delete)
     for j in $(seq 1 "$views"); do C snapshots --snapshotter "$sn" rm "v$j" 2>/dev/null || true; done
     for i in $(seq "$depth" -1 1); do C snapshots --snapshotter "$sn" rm "c$i" 2>/dev/null || true; done
   done
 }
 
-echo "ctr timings: chain=$chain depth=$depth views=$views; lamina $(basename "$jar"), containerd $(containerd --version | awk '{print $3}')" >&2
+# untimed rounds on a chain named w*, removed again before the timed run
+if [ "$warm" -gt 0 ]; then
+  for i in $(seq 1 "$warm"); do
+    for sn in $sns; do
+      parent=""
+      [ "$i" -gt 1 ] && parent="wc$((i - 1))"
+      C snapshots --snapshotter "$sn" prepare "wa$i" $parent >/dev/null
+      C snapshots --snapshotter "$sn" commit "wc$i" "wa$i"
+      C snapshots --snapshotter "$sn" view "wv$i" "wc$i" >/dev/null
+      C snapshots --snapshotter "$sn" mounts "$work" "wv$i" >/dev/null
+    done
+  done
+  for sn in overlayfs lamina; do
+    for i in $(seq "$warm" -1 1); do
+      C snapshots --snapshotter "$sn" rm "wv$i" 2>/dev/null || true
+      C snapshots --snapshotter "$sn" rm "wc$i" 2>/dev/null || true
+    done
+  done
+fi
+
+echo "ctr timings: chain=$chain depth=$depth views=$views warm=$warm; lamina $(basename "$jar"), containerd $(containerd --version | awk '{print $3}')" >&2
 run_ctr
 
 printf '\nctr (one process per call), ms per call: median (p90)\n'
-printf '%-22s %22s %22s\n' operation lamina overlayfs
+printf '%-22s %22s %22s %22s\n' operation lamina overlayfs "noop proxy"
 for op in prepare commit view mounts ctr-version; do
   case "$op" in
     prepare|commit) label="$op (chain $chain)" ;;
     view|mounts) label="$op (depth $depth)" ;;
     *) label="ctr version (baseline)" ;;
   esac
-  printf '%-22s %22s %22s\n' "$label" "$(stats "$work/times-lamina/$op")" "$(stats "$work/times-overlayfs/$op")"
+  printf '%-22s %22s %22s %22s\n' "$label" "$(stats "$work/times-lamina/$op")" "$(stats "$work/times-overlayfs/$op")" \
+    "$(stats "$work/times-noop/$op")"
 done
 
 if [ "$grpc" = 1 ]; then
