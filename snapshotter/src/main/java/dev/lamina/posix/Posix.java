@@ -141,12 +141,15 @@ public final class Posix {
   }
 
   /**
-   * {@code mkdir} of a directory whose permission bits must be exactly {@code mode}: the chmod that
-   * undoes the umask is left out when the umask takes none of those bits away.
+   * {@code mkdir} of a directory whose permission bits must be {@code mode} whatever the umask: the
+   * chmod that undoes the umask is left out when the umask takes none of those bits away and the
+   * mode has no set-user-ID or set-group-ID bit (which mkdir does not set). A set-group-ID bit the
+   * directory inherits from its parent stays when no chmod is needed, as with mkdir(2) (and
+   * containerd's snapshotters, which do not chmod).
    */
   public void mkdirExact(Path path, int mode) throws PosixException {
     mkdir(path, mode);
-    if (umask < 0 || (umask & mode) != 0) {
+    if (umask < 0 || (umask & mode) != 0 || (mode & 06000) != 0) {
       chmod(path, mode);
     }
   }
