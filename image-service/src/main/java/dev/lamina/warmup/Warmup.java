@@ -60,7 +60,8 @@ import java.util.concurrent.TimeUnit;
  * registry on 127.0.0.1 that it starts itself, several times, into a scratch root of the same
  * snapshotter kind, applies its layers a few more times through the layer engine alone, then runs
  * a chain of snapshot operations, thousands of short calls and prepare/commit/remove cycles through
- * the Snapshots service there, over a unix socket of its own. Between rounds it lets the JIT catch
+ * the Snapshots service there, over a unix socket of its own, and a second chain with calls framed
+ * the way containerd's gRPC library frames them. Between rounds it lets the JIT catch
  * up. Nothing it does touches the daemon's own state; the scratch directory is deleted afterwards.
  */
 public final class Warmup {
@@ -74,6 +75,8 @@ public final class Warmup {
   static final int SHORT_CALLS = 6000;
   /** Prepare, commit and remove of one layer on the chain's top, after the short calls. */
   static final int LAYER_CYCLES = 1000;
+  /** Layers of a second chain, built with calls framed as containerd frames them. */
+  static final int CONTAINERD_STYLE_ROUNDS = 200;
   /** Reads through the digesting stream after the applies: a pull makes some 10,000. */
   static final int DIGEST_READS = 20_000;
   /** The longest wait for the compilers between two rounds. */
@@ -256,7 +259,11 @@ public final class Warmup {
         .start();
     ManagedChannel channel = UnixSockets.channel(socket, group);
     try {
-      return snapshotOperations(SnapshotsGrpc.newBlockingStub(channel), deadline);
+      int ops = snapshotOperations(SnapshotsGrpc.newBlockingStub(channel), deadline);
+      try (ContainerdStyleClient containerd = ContainerdStyleClient.connect(socket, group)) {
+        ops += containerdStyleOperations(containerd, deadline);
+      }
+      return ops;
     } catch (StatusRuntimeException e) {
       throw new IOException("warm-up call failed: " + e.getStatus(), e);
     } finally {
@@ -271,6 +278,40 @@ public final class Warmup {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
       pool.shutdownNow();
     }
+  }
+
+  /**
+   * A chain built the way containerd drives a proxy snapshotter when it unpacks an image and
+   * starts containers (prepare, stat, commit, then a view and its mounts), sent as containerd's
+   * gRPC library frames it, and removed again. The calls above compile the server for grpc-java's
+   * framing; without these, containerd's first few hundred calls would find parts of it compiled
+   * for traffic that never comes, and wait while it is compiled again.
+   */
+  private static int containerdStyleOperations(ContainerdStyleClient c, long deadline) throws IOException {
+    int ops = 0;
+    String parent = "";
+    int built = 0;
+    while (built < CONTAINERD_STYLE_ROUNDS && System.nanoTime() < deadline) {
+      String key = "warmup-containerd-active-" + built;
+      String name = "warmup-containerd-" + built;
+      String view = "warmup-containerd-view-" + built;
+      c.call(SnapshotsGrpc.getPrepareMethod(),
+          PrepareSnapshotRequest.newBuilder().setKey(key).setParent(parent).putLabels(LABEL, "true").build());
+      c.call(SnapshotsGrpc.getStatMethod(), StatSnapshotRequest.newBuilder().setKey(key).build());
+      c.call(SnapshotsGrpc.getCommitMethod(),
+          CommitSnapshotRequest.newBuilder().setName(name).setKey(key).putLabels(LABEL, "true").build());
+      c.call(SnapshotsGrpc.getViewMethod(), ViewSnapshotRequest.newBuilder().setKey(view).setParent(name).build());
+      c.call(SnapshotsGrpc.getMountsMethod(), MountsRequest.newBuilder().setKey(view).build());
+      c.call(SnapshotsGrpc.getRemoveMethod(), RemoveSnapshotRequest.newBuilder().setKey(view).build());
+      ops += 6;
+      parent = name;
+      built++;
+    }
+    for (int i = built - 1; i >= 0; i--) {
+      c.call(SnapshotsGrpc.getRemoveMethod(), RemoveSnapshotRequest.newBuilder().setKey("warmup-containerd-" + i).build());
+      ops++;
+    }
+    return ops;
   }
 
   private static int snapshotOperations(SnapshotsGrpc.SnapshotsBlockingStub s, long deadline) {
