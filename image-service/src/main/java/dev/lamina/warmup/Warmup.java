@@ -288,13 +288,8 @@ public final class Warmup {
    * for traffic that never comes, and wait while it is compiled again.
    */
   private static int containerdStyleOperations(ContainerdStyleClient c, long deadline) throws IOException {
-    int ops = 0;
-    String parent = "";
-    int built = 0;
-    while (built < CONTAINERD_STYLE_ROUNDS && System.nanoTime() < deadline) {
-      String key = "warmup-containerd-active-" + built;
-      String name = "warmup-containerd-" + built;
-      String view = "warmup-containerd-view-" + built;
+    Chain chain = new Chain("warmup-containerd");
+    int built = chain.build(CONTAINERD_STYLE_ROUNDS, deadline, (key, parent, name, view) -> {
       c.call(SnapshotsGrpc.getPrepareMethod(),
           PrepareSnapshotRequest.newBuilder().setKey(key).setParent(parent).putLabels(LABEL, "true").build());
       c.call(SnapshotsGrpc.getStatMethod(), StatSnapshotRequest.newBuilder().setKey(key).build());
@@ -303,25 +298,42 @@ public final class Warmup {
       c.call(SnapshotsGrpc.getViewMethod(), ViewSnapshotRequest.newBuilder().setKey(view).setParent(name).build());
       c.call(SnapshotsGrpc.getMountsMethod(), MountsRequest.newBuilder().setKey(view).build());
       c.call(SnapshotsGrpc.getRemoveMethod(), RemoveSnapshotRequest.newBuilder().setKey(view).build());
-      ops += 6;
-      parent = name;
-      built++;
-    }
+    });
     for (int i = built - 1; i >= 0; i--) {
-      c.call(SnapshotsGrpc.getRemoveMethod(), RemoveSnapshotRequest.newBuilder().setKey("warmup-containerd-" + i).build());
-      ops++;
+      c.call(SnapshotsGrpc.getRemoveMethod(), RemoveSnapshotRequest.newBuilder().setKey(chain.name(i)).build());
     }
-    return ops;
+    return 7 * built; // six calls per layer, then its remove
   }
 
-  private static int snapshotOperations(SnapshotsGrpc.SnapshotsBlockingStub s, long deadline) {
-    int ops = 0;
-    String parent = "";
-    int built = 0;
-    while (built < SNAPSHOT_ROUNDS && System.nanoTime() < deadline) {
-      String key = "warmup-active-" + built;
-      String name = "warmup-" + built;
-      String view = "warmup-view-" + built;
+  /**
+   * A warm-up chain: layer i is committed as {@code <prefix>-i} from active {@code <prefix>-active-i},
+   * with a view {@code <prefix>-view-i} on it.
+   */
+  private record Chain(String prefix) {
+    /** The calls that add one layer: prepare {@code key} on {@code parent} ("" for the first), commit it as {@code name}. */
+    @FunctionalInterface
+    interface Layer {
+      void add(String key, String parent, String name, String view) throws IOException;
+    }
+
+    String name(int i) {
+      return prefix + "-" + i;
+    }
+
+    /** Adds layers, each on the last, until {@code rounds} or the deadline; returns how many. */
+    int build(int rounds, long deadline, Layer layer) throws IOException {
+      int built = 0;
+      while (built < rounds && System.nanoTime() < deadline) {
+        layer.add(prefix + "-active-" + built, built == 0 ? "" : name(built - 1), name(built), prefix + "-view-" + built);
+        built++;
+      }
+      return built;
+    }
+  }
+
+  private static int snapshotOperations(SnapshotsGrpc.SnapshotsBlockingStub s, long deadline) throws IOException {
+    Chain chain = new Chain("warmup");
+    int built = chain.build(SNAPSHOT_ROUNDS, deadline, (key, parent, name, view) -> {
       s.prepare(PrepareSnapshotRequest.newBuilder().setKey(key).setParent(parent).putLabels(LABEL, "true").build());
       s.mounts(MountsRequest.newBuilder().setKey(key).build());
       s.stat(StatSnapshotRequest.newBuilder().setKey(key).build());
@@ -330,16 +342,14 @@ public final class Warmup {
       s.view(ViewSnapshotRequest.newBuilder().setKey(view).setParent(name).build());
       s.mounts(MountsRequest.newBuilder().setKey(view).build());
       s.remove(RemoveSnapshotRequest.newBuilder().setKey(view).build());
-      ops += 8;
-      parent = name;
-      built++;
-    }
+    });
+    int ops = 8 * built;
     s.list(ListSnapshotsRequest.newBuilder().build()).forEachRemaining(r -> { });
     ops++;
     // Every call shares the transport, HTTP/2, protobuf and metadata-read paths; they reach the
     // optimizing compiler only after thousands of calls, which the cheapest calls give quickly.
     if (built > 0) {
-      String top = "warmup-" + (built - 1);
+      String top = chain.name(built - 1);
       String view = "warmup-view-top";
       s.view(ViewSnapshotRequest.newBuilder().setKey(view).setParent(top).build());
       for (int i = 0; i < SHORT_CALLS / 2 && System.nanoTime() < deadline; i++) {
@@ -360,7 +370,7 @@ public final class Warmup {
       ops += 2;
     }
     for (int i = built - 1; i >= 0; i--) {
-      s.remove(RemoveSnapshotRequest.newBuilder().setKey("warmup-" + i).build());
+      s.remove(RemoveSnapshotRequest.newBuilder().setKey(chain.name(i)).build());
       ops++;
     }
     return ops;

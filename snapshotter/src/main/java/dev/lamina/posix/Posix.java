@@ -2,6 +2,7 @@ package dev.lamina.posix;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,7 +51,7 @@ public final class Posix {
    */
   static int readUmask(Path status) {
     try {
-      for (String line : java.nio.file.Files.readAllLines(status, StandardCharsets.UTF_8)) {
+      for (String line : Files.readAllLines(status, StandardCharsets.UTF_8)) {
         if (line.startsWith("Umask:")) {
           return Integer.parseInt(line.substring("Umask:".length()).trim(), 8);
         }
