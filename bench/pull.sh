@@ -202,7 +202,7 @@ wait_socket() { for _ in $(seq 1200); do [ -S "$1" ] && return 0; sleep 0.05; do
 cpu_of() { awk '{print ($14 + $15 + $16 + $17) / 100}' "/proc/$1/stat"; }
 rss_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 # The target is the peak during the pull: the high-water mark restarts from the resident size now
-# (a daemon's start-up, lamina's warm-up included, has its own peak, reported beside it).
+# (a daemon's start-up has its own peak, reported beside it).
 reset_peak() { echo 5 > "/proc/$1/clear_refs"; }
 
 run_lamina() { # format -> "wall cpu rss"

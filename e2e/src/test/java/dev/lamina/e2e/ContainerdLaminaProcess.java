@@ -82,7 +82,7 @@ final class ContainerdLaminaProcess implements AutoCloseable {
 
   /**
    * The same with more options for {@code lamina serve} after the ones above ({@code
-   * --registry-config-dir DIR}, {@code --no-warmup}).
+   * --registry-config-dir DIR}).
    */
   static ContainerdLaminaProcess start(Path root, Path socket, String snapshotter, Path log, List<String> jvmOptions,
       List<String> serveOptions) throws IOException {

@@ -120,7 +120,7 @@ class CriImageManagerConformanceTest {
     Path dir = Files.createDirectories(tmp.resolve("lamina"));
     lamina = ContainerdLaminaProcess.start(dir.resolve("root"), dir.resolve("snapshots.sock"), "auto",
         dir.resolve("lamina.log"), List.of("-Dorg.slf4j.simpleLogger.log.dev.lamina=debug"),
-        List.of("--registry-config-dir", hosts.toString(), "--no-warmup"));
+        List.of("--registry-config-dir", hosts.toString()));
     lamina.awaitCriSocket(Duration.ofSeconds(30));
     c = CriImagesClient.connect(lamina.criSocket());
   }

@@ -2,7 +2,6 @@ package dev.lamina.cli;
 
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManagerOptions;
-import dev.lamina.posix.Posix;
 import dev.lamina.processor.GzipPrograms;
 import dev.lamina.processor.StreamProcessors;
 import dev.lamina.remotes.ImageRef;
@@ -11,8 +10,6 @@ import dev.lamina.remotes.hosts.HostsConfig;
 import dev.lamina.server.Server;
 import dev.lamina.server.ServerConfig;
 import dev.lamina.server.SnapshotterKind;
-import dev.lamina.warmup.Warmup;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,9 +17,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 import sun.misc.Signal;
 import picocli.CommandLine.Command;
-import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
 
@@ -36,8 +33,6 @@ import picocli.CommandLine.Option;
       "root directory. SIGTERM drains the calls in flight, then removes the sockets."
     })
 final class ServeCommand implements Callable<Integer> {
-  private static final Duration WARMUP_BUDGET = Duration.ofSeconds(20);
-
   @Option(names = "--root", paramLabel = "DIR", defaultValue = "/var/lib/lamina",
       description = "State directory (metadata.db, snapshots/, content/). Default: ${DEFAULT-VALUE}.")
   Path root;
@@ -101,17 +96,6 @@ final class ServeCommand implements Callable<Integer> {
           + "stdin to stdout). Default: ${DEFAULT-VALUE}.")
   String gunzip;
 
-  @Option(names = "--warmup", negatable = true, defaultValue = "true", fallbackValue = "true",
-      description = "Before opening the sockets, pull a generated image from a registry on 127.0.0.1 into a "
-          + "scratch root and run snapshot operations there, so that the first real pull runs compiled code "
-          + "(a few seconds at start-up). Default: on; --no-warmup skips it.")
-  boolean warmup;
-
-  @Option(names = "--warmup-dir", paramLabel = "DIR",
-      description = "Where the warm-up makes its scratch root (deleted afterwards). Default: "
-          + "/dev/shm when writable, else the system's temporary directory.")
-  Path warmupDir;
-
   @Option(names = "--shutdown-timeout", paramLabel = "SECONDS", defaultValue = "10",
       description = "How long a shutdown waits for calls in flight. Default: ${DEFAULT-VALUE}.")
   long shutdownSeconds;
@@ -153,36 +137,39 @@ final class ServeCommand implements Callable<Integer> {
         .withProcessors(processors), registry));
     LoggerFactory.getLogger(ServeCommand.class).info("gzip layers are inflated by {}",
         processors.gunzip().map(Path::toString).orElse("the JVM (zlib)"));
-    Thread hook = new Thread(() -> {
+    AtomicBoolean stopping = new AtomicBoolean();
+    Runnable stop = () -> {
+      stopping.set(true);
       try {
         server.close();
       } catch (Exception e) {
         System.err.println("lamina: shutdown: " + e.getMessage());
       }
-    }, "lamina-shutdown");
-    if (warmup) {
-      warmUp(SnapshotterKind.parse(server.snapshotterName()), processors);
+    };
+    Thread hook = new Thread(stop, "lamina-shutdown");
+    // SIGTERM and SIGINT are a normal stop: drain and exit 0. Left to the shutdown hook alone, the
+    // JVM would already be exiting with 143 by the time the drain finished. The handlers come
+    // before the sockets: a stop right after they open is a normal stop too.
+    for (String name : new String[] {"TERM", "INT"}) {
+      Signal.handle(new Signal(name), signal -> new Thread(stop, "lamina-stop").start());
     }
+    Runtime.getRuntime().addShutdownHook(hook);
     try {
       server.start();
+    } catch (IllegalStateException e) {
+      if (!stopping.get()) {
+        throw e;
+      }
     } catch (Exception e) {
       server.close();
       throw e;
     }
-    Runtime.getRuntime().addShutdownHook(hook);
-    // SIGTERM and SIGINT are a normal stop: drain and exit 0. Left to the shutdown hook alone, the
-    // JVM would already be exiting with 143 by the time the drain finished.
-    for (String name : new String[] {"TERM", "INT"}) {
-      Signal.handle(new Signal(name), signal -> new Thread(() -> {
-        try {
-          server.close();
-        } catch (Exception e) {
-          System.err.println("lamina: shutdown: " + e.getMessage());
-        }
-      }, "lamina-stop").start());
-    }
     server.awaitTermination();
-    Runtime.getRuntime().removeShutdownHook(hook);
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // the JVM is exiting already: the hook has run
+    }
     return 0;
   }
 
@@ -201,31 +188,6 @@ final class ServeCommand implements Callable<Integer> {
         yield builtIn.withGunzip(program.toAbsolutePath());
       }
     };
-  }
-
-  private void warmUp(SnapshotterKind kind, StreamProcessors processors) {
-    Logger log = LoggerFactory.getLogger(ServeCommand.class); // after configureLogging()
-    Path dir = warmupDir != null ? warmupDir : defaultWarmupDir();
-    log.info("warming up: pulling a generated image from a registry on 127.0.0.1 into a scratch root under {}", dir);
-    try {
-      Warmup.Report r = Warmup.run(kind, dir, WARMUP_BUDGET, processors);
-      log.info("warmed up in {} ms: {} pulls of a generated image, {} snapshot operations ({})",
-          r.took().toMillis(), r.pulls(), r.snapshotOperations(), kind.id());
-      // what the compilers and the scratch pulls allocated natively is free now: give it back
-      Posix.get().trimNativeHeap();
-    } catch (IOException | RuntimeException e) {
-      // Only the first pull gets slower: never a reason not to serve.
-      log.warn("warm-up under {} failed, serving without it: {}", dir, e.toString());
-    }
-  }
-
-  /** Memory when there is a tmpfs for it: deleting the scratch tree from a disk can take seconds. */
-  private static Path defaultWarmupDir() {
-    Path shm = Path.of("/dev/shm");
-    if (Files.isDirectory(shm) && Files.isWritable(shm)) {
-      return shm;
-    }
-    return Path.of(System.getProperty("java.io.tmpdir"));
   }
 
   /** Timestamps and thread names in the daemon's log, unless set otherwise with -D. */

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.lamina.warmup.GeneratedImage;
-import dev.lamina.warmup.LoopbackRegistry;
+import dev.lamina.images.Images;
+import dev.lamina.images.TestRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +25,7 @@ class ServeCommandTest {
   private String[] serve(String... extra) {
     List<String> a = new ArrayList<>(List.of("serve", "--root", tmp.resolve("root").toString(), "--socket",
         tmp.resolve("cri.sock").toString(), "--snapshotter-socket", tmp.resolve("snap.sock").toString(),
-        "--snapshotter", "copying", "--no-warmup"));
+        "--snapshotter", "copying"));
     a.addAll(List.of(extra));
     return a.toArray(String[]::new);
   }
@@ -57,12 +57,13 @@ class ServeCommandTest {
    */
   @Test
   void registryConfigDirAndPinnedImagesReachThePulls() throws Exception {
-    GeneratedImage image = GeneratedImage.generate(5, Files.createDirectories(tmp.resolve("blobs")), false);
-    try (LoopbackRegistry registry = new LoopbackRegistry(image)) {
+    Images.Image image = Images.image(List.of(Images.layer().dir("etc", 0755).file("etc/motd", "hello\n").build()));
+    try (TestRegistry registry = new TestRegistry()) {
+      Images.push(registry, "library/app", "1", image);
       Path hosts = tmp.resolve("hosts");
       Path host = Files.createDirectories(hosts.resolve("mirror.invalid:5000"));
       Files.writeString(host.resolve("hosts.toml"), "server = \"http://" + registry.authority() + "\"\n");
-      String ref = "mirror.invalid:5000/" + LoopbackRegistry.REPOSITORY + ":" + LoopbackRegistry.TAG;
+      String ref = "mirror.invalid:5000/library/app:1";
 
       List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
           "-Xmx128m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), Main.class.getName()));

@@ -20,17 +20,17 @@ import java.util.Random;
 import java.util.TreeMap;
 
 /** Test images: layers written with {@link TarWriter}, gzipped, with config, manifest and index JSON. */
-final class Images {
+public final class Images {
   static final long MTIME = 1_600_000_000L * 1_000_000_000L;
 
   private Images() {}
 
   /** A layer being written. */
-  static final class LayerBuilder {
+  public static final class LayerBuilder {
     private final ByteArrayOutputStream tar = new ByteArrayOutputStream();
     private final TarWriter writer = new TarWriter(tar);
 
-    LayerBuilder dir(String name, int mode) {
+    public LayerBuilder dir(String name, int mode) {
       return entry(TarEntry.directory(name, mode, 0, 0, MTIME), null);
     }
 
@@ -43,7 +43,7 @@ final class Images {
           .withXattrs(Map.of(xattr, value.getBytes(StandardCharsets.UTF_8))), null);
     }
 
-    LayerBuilder file(String name, String content) {
+    public LayerBuilder file(String name, String content) {
       return file(name, content.getBytes(StandardCharsets.UTF_8), 0644);
     }
 
@@ -93,7 +93,7 @@ final class Images {
       return this;
     }
 
-    Layer build() {
+    public Layer build() {
       return build(Compression.GZIP);
     }
 
@@ -113,15 +113,15 @@ final class Images {
     }
   }
 
-  static LayerBuilder layer() {
+  public static LayerBuilder layer() {
     return new LayerBuilder();
   }
 
   /** One layer: its tar, its blob and their digests. */
-  record Layer(byte[] tar, byte[] blob, Digest diffId, Digest digest, String mediaType) {}
+  public record Layer(byte[] tar, byte[] blob, Digest diffId, Digest digest, String mediaType) {}
 
   /** One image as a registry holds it. */
-  record Image(List<Layer> layers, byte[] config, byte[] manifest, Digest configDigest, Digest manifestDigest) {
+  public record Image(List<Layer> layers, byte[] config, byte[] manifest, Digest configDigest, Digest manifestDigest) {
     long packedSize() {
       long s = manifest.length + config.length;
       for (Layer l : layers) {
@@ -131,7 +131,7 @@ final class Images {
     }
   }
 
-  static Image image(List<Layer> layers) {
+  public static Image image(List<Layer> layers) {
     return image(layers, Platform.current(), "");
   }
 
@@ -179,7 +179,7 @@ final class Images {
   }
 
   /** Serves the image's manifest (under {@code tag}), config and layers. */
-  static void push(TestRegistry registry, String repo, String tag, Image image) {
+  public static void push(TestRegistry registry, String repo, String tag, Image image) {
     registry.putBlob(image.config());
     for (Layer l : image.layers()) {
       registry.putBlob(l.blob());

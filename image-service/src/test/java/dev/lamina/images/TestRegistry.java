@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
  * support, a log of every request, and faults to inject per blob (other bytes, a connection
  * dropped part way, a gate that holds blob bodies back).
  */
-final class TestRegistry implements AutoCloseable {
+public final class TestRegistry implements AutoCloseable {
   private static final Pattern ROUTE = Pattern.compile("/v2/(.+)/(manifests|blobs)/([^/]+)");
 
   record Request(String method, String path, String range) {
@@ -57,14 +57,14 @@ final class TestRegistry implements AutoCloseable {
   private final HttpServer server;
   private final ExecutorService executor = Executors.newCachedThreadPool();
 
-  TestRegistry() throws IOException {
+  public TestRegistry() throws IOException {
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
     server.setExecutor(executor);
     server.createContext("/", this::handle);
     server.start();
   }
 
-  String authority() {
+  public String authority() {
     return "127.0.0.1:" + server.getAddress().getPort();
   }
 
