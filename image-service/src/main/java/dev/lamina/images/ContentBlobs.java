@@ -44,6 +44,14 @@ final class ContentBlobs {
     return Map.of(OWNER_LABEL, OWNER);
   }
 
+  /**
+   * A committed layer's labels: the owner, and its own name (the chain ID) as the target a
+   * containerd Prepare names, so containerd can record the snapshot as its own (registration).
+   */
+  static Map<String, String> committedLabels(String chainId) {
+    return Map.of(OWNER_LABEL, OWNER, dev.lamina.snapshots.Labels.TARGET, chainId);
+  }
+
   /** The whole blob, or empty when the store does not have it. */
   Optional<byte[]> readIfPresent(Digest digest, int maxBytes) throws IOException {
     ReaderAt r;

@@ -773,7 +773,7 @@ final class Puller implements Closeable {
         String name = job.chainId.toString();
         try {
           long start = System.nanoTime();
-          snapshotter.commit(name, u.key(), job.parent, ContentBlobs.ownerLabels());
+          snapshotter.commit(name, u.key(), job.parent, ContentBlobs.committedLabels(name));
           LOG.debug("pull {}: layer {} committed in {} ms", c.ref, job.blob.digest(),
               (System.nanoTime() - start) / 1_000_000);
           Usage used = snapshotter.usage(name);

@@ -7,6 +7,7 @@ import dev.lamina.cri.CriImageService;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManager;
+import dev.lamina.images.OwnedSnapshots;
 import dev.lamina.images.ImageManagerOptions;
 import dev.lamina.images.LocalImageManager;
 import dev.lamina.processor.StreamProcessors;
@@ -166,7 +167,7 @@ public final class Server implements Closeable {
       LocalDiffService diff = new LocalDiffService(ordered);
 
       List<BindableService> snapshotterServices = List.of(
-          new SnapshotsService(snapshotter, config.snapshotterName()),
+          new SnapshotsService(snapshotter, config.snapshotterName(), OwnedSnapshots::whyKept),
           new DiffService(diff));
       // The CRI ImageService (pull/list/status/remove/fs info); its socket, config.criSocket(), is
       // opened only when it has services.

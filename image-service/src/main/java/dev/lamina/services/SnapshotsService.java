@@ -19,7 +19,11 @@ import dev.lamina.containerd.snapshots.v1.UsageRequest;
 import dev.lamina.containerd.snapshots.v1.UsageResponse;
 import dev.lamina.containerd.snapshots.v1.ViewSnapshotRequest;
 import dev.lamina.containerd.snapshots.v1.ViewSnapshotResponse;
+import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.snapshots.Info;
+import dev.lamina.snapshots.Kind;
+import dev.lamina.snapshots.Labels;
 import dev.lamina.snapshots.Snapshotter;
 import dev.lamina.snapshots.Usage;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -27,6 +31,7 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -45,23 +50,47 @@ public final class SnapshotsService extends SnapshotsGrpc.SnapshotsImplBase {
 
   private final Snapshotter snapshotter;
   private final String name;
+  private final RemovalGuard guard;
 
   /**
    * @param name the snapshotter name requests must carry (empty also accepted), or null to
    *     accept any
    */
   public SnapshotsService(Snapshotter snapshotter, String name) {
+    this(snapshotter, name, RemovalGuard.NONE);
+  }
+
+  /** The same, refusing to remove what {@code guard} keeps. */
+  public SnapshotsService(Snapshotter snapshotter, String name, RemovalGuard guard) {
     this.snapshotter = snapshotter;
     this.name = name;
+    this.guard = guard;
   }
 
   @Override
   public void prepare(PrepareSnapshotRequest req, StreamObserver<PrepareSnapshotResponse> out) {
     Calls.unary(out, () -> {
       check(req.getSnapshotter());
+      String target = req.getLabelsMap().get(Labels.TARGET);
+      if (target != null && committedOn(target, req.getParent())) {
+        throw LaminaException.alreadyExists("target snapshot \"" + target + "\" exists");
+      }
       var mounts = snapshotter.prepare(req.getKey(), req.getParent(), req.getLabelsMap());
       return PrepareSnapshotResponse.newBuilder().addAllMounts(Protos.toProto(mounts)).build();
     });
+  }
+
+  /** Whether {@code target} is a committed snapshot on {@code parent}. */
+  private boolean committedOn(String target, String parent) throws IOException {
+    try {
+      Info info = snapshotter.stat(target);
+      return info.kind() == Kind.COMMITTED && info.parent().equals(parent);
+    } catch (LaminaException e) {
+      if (e.kind() == ErrorKind.NOT_FOUND) {
+        return false;
+      }
+      throw e;
+    }
   }
 
   @Override
@@ -94,6 +123,10 @@ public final class SnapshotsService extends SnapshotsGrpc.SnapshotsImplBase {
   public void remove(RemoveSnapshotRequest req, StreamObserver<Empty> out) {
     Calls.unary(out, () -> {
       check(req.getSnapshotter());
+      Optional<String> kept = guard.whyKept(snapshotter.stat(req.getKey()));
+      if (kept.isPresent()) {
+        throw LaminaException.failedPrecondition("snapshot \"" + req.getKey() + "\" is not removed: " + kept.get());
+      }
       snapshotter.remove(req.getKey());
       return Empty.getDefaultInstance();
     });

@@ -198,25 +198,8 @@ final class InMemorySnapshotter implements Snapshotter {
   public void close() {}
 
   private static boolean matches(Info info, List<String> filters) throws LaminaException {
-    for (String f : filters) {
-      int eq = f.indexOf("==");
-      if (eq < 0) {
-        throw LaminaException.invalidArgument("unsupported filter " + f);
-      }
-      String field = f.substring(0, eq);
-      String value = f.substring(eq + 2);
-      Map<String, String> fields = new HashMap<>();
-      fields.put("kind", info.kind().name().toLowerCase(java.util.Locale.ROOT));
-      fields.put("name", info.name());
-      fields.put("parent", info.parent());
-      String actual = field.startsWith("labels.")
-          ? info.labels().get(field.substring("labels.".length()).replace("\"", ""))
-          : fields.get(field);
-      if (!value.equals(actual)) {
-        return false;
-      }
-    }
-    return true;
+    return dev.lamina.snapshots.storage.Filter.parseAll(filters)
+        .match(path -> dev.lamina.snapshots.storage.Transaction.field(info, path));
   }
 
   private Snap get(String key) throws LaminaException {

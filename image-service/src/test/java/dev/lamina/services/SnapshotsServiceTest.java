@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -53,7 +54,9 @@ class SnapshotsServiceTest {
   @BeforeEach
   void start() throws IOException {
     snapshotter = create(root);
-    grpc = new InProcess(new SnapshotsService(snapshotter, "lamina"));
+    // a guard like the image manager's: what carries the label stays
+    grpc = new InProcess(new SnapshotsService(snapshotter, "lamina",
+        info -> Optional.ofNullable(info.labels().get("kept-by")).map(by -> "kept by " + by)));
     client = SnapshotsGrpc.newBlockingStub(grpc.channel);
   }
 
@@ -220,5 +223,54 @@ class SnapshotsServiceTest {
     assertCode(() -> client.stat(StatSnapshotRequest.newBuilder().setKey("x").build()), Status.Code.NOT_FOUND);
     prepare("x", "");
     assertThat(client.stat(StatSnapshotRequest.newBuilder().setKey("x").build()).getInfo().getName()).isEqualTo("x");
+  }
+
+  /**
+   * containerd's remote-snapshotter handshake: a Prepare naming a committed target on the same
+   * parent answers ALREADY_EXISTS and creates nothing; containerd then finds the target by a List
+   * on its label and parent.
+   */
+  @Test
+  void prepareNamingACommittedTargetAnswersAlreadyExists() {
+    prepare("k1", "");
+    client.commit(CommitSnapshotRequest.newBuilder().setName("sha256:c1").setKey("k1")
+        .putLabels(dev.lamina.snapshots.Labels.TARGET, "sha256:c1").build());
+    prepare("k2", "sha256:c1");
+    client.commit(CommitSnapshotRequest.newBuilder().setName("sha256:c2").setKey("k2")
+        .putLabels(dev.lamina.snapshots.Labels.TARGET, "sha256:c2").build());
+
+    assertCode(() -> client.prepare(PrepareSnapshotRequest.newBuilder().setKey("default/7/extract-1 sha256:c2")
+        .setParent("sha256:c1").putLabels(dev.lamina.snapshots.Labels.TARGET, "sha256:c2").build()),
+        Status.Code.ALREADY_EXISTS);
+    assertCode(() -> client.stat(StatSnapshotRequest.newBuilder().setKey("default/7/extract-1 sha256:c2").build()),
+        Status.Code.NOT_FOUND);
+    assertThat(list("labels.\"containerd.io/snapshot.ref\"==sha256:c2,parent==\"sha256:c1\""))
+        .extracting(Info::getName).containsExactly("sha256:c2");
+    assertThat(list("labels.\"containerd.io/snapshot.ref\"==sha256:c2,parent==\"\"")).isEmpty();
+
+    // on another parent, or a target that is not committed, it is an ordinary Prepare
+    client.prepare(PrepareSnapshotRequest.newBuilder().setKey("other-parent").setParent("")
+        .putLabels(dev.lamina.snapshots.Labels.TARGET, "sha256:c2").build());
+    client.prepare(PrepareSnapshotRequest.newBuilder().setKey("active-target").setParent("")
+        .putLabels(dev.lamina.snapshots.Labels.TARGET, "other-parent").build());
+    assertThat(list("kind==active")).extracting(Info::getName).containsExactlyInAnyOrder("other-parent",
+        "active-target");
+  }
+
+  @Test
+  void removeRefusesWhatTheGuardKeeps() {
+    client.prepare(PrepareSnapshotRequest.newBuilder().setKey("kept").putLabels("kept-by", "a pull").build());
+    prepare("free", "");
+
+    assertThatThrownBy(() -> client.remove(RemoveSnapshotRequest.newBuilder().setKey("kept").build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+          assertThat(e.getStatus().getDescription()).contains("\"kept\"").contains("kept by a pull");
+        });
+    client.remove(RemoveSnapshotRequest.newBuilder().setKey("free").build());
+
+    assertThat(list()).extracting(Info::getName).containsExactly("kept");
+    assertCode(() -> client.remove(RemoveSnapshotRequest.newBuilder().setKey("missing").build()),
+        Status.Code.NOT_FOUND);
   }
 }

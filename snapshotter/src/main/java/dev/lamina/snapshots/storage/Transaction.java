@@ -559,7 +559,8 @@ public final class Transaction {
     return new Info(row.kind, row.name, row.parentName == null ? "" : row.parentName, labels, instant(row.createdNs), instant(row.updatedNs));
   }
 
-  private static Optional<String> field(Info info, List<String> path) {
+  /** The value of a filter field path ({@code kind}, {@code name}, {@code parent}, {@code labels.K}) on a snapshot. */
+  public static Optional<String> field(Info info, List<String> path) {
     if (path.isEmpty()) {
       return Optional.empty();
     }
