@@ -46,16 +46,18 @@ final class ContainerdHarness implements AutoCloseable {
 
   private final Path dir;
   private volatile ContainerdLaminaProcess lamina;
-  private final Process containerd;
+  private final List<String> laminaOptions;
+  private volatile Process containerd;
   private final Path containerdSocket;
   private final Path containerdLog;
   private ContainerdSnapshotsClient client;
   private ContainerdSnapshotsClient containerdClient;
 
-  private ContainerdHarness(Path dir, ContainerdLaminaProcess lamina, Process containerd, Path containerdSocket,
-      Path containerdLog) {
+  private ContainerdHarness(Path dir, ContainerdLaminaProcess lamina, List<String> laminaOptions, Process containerd,
+      Path containerdSocket, Path containerdLog) {
     this.dir = dir;
     this.lamina = lamina;
+    this.laminaOptions = List.copyOf(laminaOptions);
     this.containerd = containerd;
     this.containerdSocket = containerdSocket;
     this.containerdLog = containerdLog;
@@ -95,21 +97,22 @@ final class ContainerdHarness implements AutoCloseable {
 
   /** Starts lamina (overlay snapshotter) and containerd with everything under {@code dir}. */
   static ContainerdHarness start(Path dir) throws IOException {
+    return start(dir, List.of());
+  }
+
+  /** The same with more options for {@code lamina serve}, kept for its restarts. */
+  static ContainerdHarness start(Path dir, List<String> laminaOptions) throws IOException {
     Files.createDirectories(dir);
     Path laminaSocket = dir.resolve("lamina.sock");
     ContainerdLaminaProcess lamina = ContainerdLaminaProcess.start(dir.resolve("lamina-root"), laminaSocket,
-        "overlay", dir.resolve("lamina.log"));
+        "overlay", dir.resolve("lamina.log"), List.of(), laminaOptions);
     Process containerd = null;
     try {
-      Path socket = dir.resolve("containerd.sock");
+      Path socket = containerdSocket(dir);
       Path config = writeConfig(dir, socket, laminaSocket);
       Path log = dir.resolve("containerd.log");
-      containerd = new ProcessBuilder("/usr/bin/containerd", "--config", config.toString())
-          .redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-          .start();
-      containerd.getOutputStream().close();
-      ContainerdHarness h = new ContainerdHarness(dir, lamina, containerd, socket, log);
+      containerd = startContainerd(config, log);
+      ContainerdHarness h = new ContainerdHarness(dir, lamina, laminaOptions, containerd, socket, log);
       h.awaitContainerd(Duration.ofSeconds(60));
       return h;
     } catch (IOException | RuntimeException e) {
@@ -124,6 +127,31 @@ final class ContainerdHarness implements AutoCloseable {
       }
       throw e;
     }
+  }
+
+  /** Where the harness in {@code dir} has containerd listen (known before it starts). */
+  static Path containerdSocket(Path dir) {
+    return dir.resolve("containerd.sock");
+  }
+
+  private static Process startContainerd(Path config, Path log) throws IOException {
+    Process p = new ProcessBuilder("/usr/bin/containerd", "--config", config.toString())
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .start();
+    p.getOutputStream().close();
+    return p;
+  }
+
+  /** Stops containerd (SIGTERM) and starts it again on the same state; its shims and tasks live on. */
+  synchronized void restartContainerd() throws IOException {
+    if (containerdClient != null) {
+      containerdClient.close();
+      containerdClient = null;
+    }
+    stopProcess(containerd, Duration.ofSeconds(15));
+    containerd = startContainerd(dir.resolve("containerd.toml"), containerdLog);
+    awaitContainerd(Duration.ofSeconds(60));
   }
 
   private static Path writeConfig(Path dir, Path socket, Path laminaSocket) throws IOException {
@@ -433,7 +461,7 @@ final class ContainerdHarness implements AutoCloseable {
     } else {
       old.stop(Duration.ofSeconds(15));
     }
-    lamina = ContainerdLaminaProcess.start(old.root(), old.socket(), "overlay", old.log());
+    lamina = ContainerdLaminaProcess.start(old.root(), old.socket(), "overlay", old.log(), List.of(), laminaOptions);
   }
 
   /** A gRPC client of lamina's snapshotter socket, closed with the harness. */

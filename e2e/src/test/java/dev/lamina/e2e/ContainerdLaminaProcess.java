@@ -94,6 +94,9 @@ final class ContainerdLaminaProcess implements AutoCloseable {
         "--snapshotter-socket", socket.toString(),
         "--socket", criSocket(socket).toString(),
         "--snapshotter", snapshotter));
+    if (serveOptions.stream().noneMatch(o -> o.startsWith("--containerd-address"))) {
+      cmd.add("--containerd-address="); // standalone, unless the test links it to its containerd
+    }
     cmd.addAll(serveOptions);
     ProcessBuilder pb = new ProcessBuilder(cmd)
         .redirectErrorStream(true)

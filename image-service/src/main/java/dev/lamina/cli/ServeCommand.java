@@ -1,5 +1,7 @@
 package dev.lamina.cli;
 
+import dev.lamina.containerd.ContainerdSettings;
+import dev.lamina.containerd.RegisteringImageManager;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManagerOptions;
 import dev.lamina.processor.GzipPrograms;
@@ -15,12 +17,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import sun.misc.Signal;
 import picocli.CommandLine.Command;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -96,6 +100,8 @@ final class ServeCommand implements Callable<Integer> {
           + "stdin to stdout). Default: ${DEFAULT-VALUE}.")
   String gunzip;
 
+  @Mixin ContainerdOptions containerd = new ContainerdOptions();
+
   @Option(names = "--shutdown-timeout", paramLabel = "SECONDS", defaultValue = "10",
       description = "How long a shutdown waits for calls in flight. Default: ${DEFAULT-VALUE}.")
   long shutdownSeconds;
@@ -130,11 +136,14 @@ final class ServeCommand implements Callable<Integer> {
     RegistryOptions registry = d0
         .withHosts(registryConfigDir == null ? HostsConfig.none() : HostsConfig.directory(registryConfigDir))
         .withTimeouts(d0.connectTimeout(), d0.responseTimeout(), Duration.ofSeconds(pullProgressTimeoutSeconds));
-    Server server = Server.create(config, Server.localImageManager(o -> o
+    Server.ImageManagerFactory local = Server.localImageManager(o -> o
         .withConcurrency(layersPerPull, layersInTotal)
         .withDropCompressedLayers(dropCompressedLayers)
         .withPinnedReferences(Set.copyOf(pinnedImages))
-        .withProcessors(processors), registry));
+        .withProcessors(processors), registry);
+    Optional<ContainerdSettings> link = containerd.settings();
+    Server server = Server.create(config, link.isEmpty() ? local : (cfg, snapshots, content) ->
+        RegisteringImageManager.start(local.open(cfg, snapshots, content), snapshots, content, link.get()));
     LoggerFactory.getLogger(ServeCommand.class).info("gzip layers are inflated by {}",
         processors.gunzip().map(Path::toString).orElse("the JVM (zlib)"));
     AtomicBoolean stopping = new AtomicBoolean();

@@ -360,6 +360,7 @@ public final class LocalImageManager implements ImageManager, Closeable {
   }
 
   /** Deletes the content and committed snapshots that no image, active snapshot or pull needs. */
+  @Override
   public void collectGarbage() throws IOException {
     gc.collect();
   }

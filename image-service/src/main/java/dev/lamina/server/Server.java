@@ -7,7 +7,6 @@ import dev.lamina.cri.CriImageService;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManager;
-import dev.lamina.images.OwnedSnapshots;
 import dev.lamina.images.ImageManagerOptions;
 import dev.lamina.images.LocalImageManager;
 import dev.lamina.processor.StreamProcessors;
@@ -166,16 +165,14 @@ public final class Server implements Closeable {
       }
       LocalDiffService diff = new LocalDiffService(ordered);
 
-      List<BindableService> snapshotterServices = List.of(
-          new SnapshotsService(snapshotter, config.snapshotterName(), OwnedSnapshots::whyKept),
-          new DiffService(diff));
       // The CRI ImageService (pull/list/status/remove/fs info); its socket, config.criSocket(), is
       // opened only when it has services.
       List<BindableService> criServices = List.of();
       // close() closes the state in list order: the CRI service and its image manager go first.
       List<Closeable> state = new ArrayList<>(opened);
+      ImageManager images = null;
       if (imageManager != null) {
-        ImageManager images = imageManager.open(config, snapshotter, content);
+        images = imageManager.open(config, snapshotter, content);
         if (images instanceof Closeable c) {
           opened.add(c);
           state.add(0, c);
@@ -185,6 +182,12 @@ public final class Server implements Closeable {
         state.add(0, cri);
         criServices = List.of(cri);
       }
+      ImageStoreGuard guard = new ImageStoreGuard(snapshotter, images);
+      opened.add(guard);
+      state.add(0, guard);
+      List<BindableService> snapshotterServices = List.of(
+          new SnapshotsService(snapshotter, config.snapshotterName(), guard),
+          new DiffService(diff));
       return new Server(config, kind.id(), state, snapshotterServices, criServices);
     } catch (IOException | RuntimeException e) {
       for (int i = opened.size() - 1; i >= 0; i--) {

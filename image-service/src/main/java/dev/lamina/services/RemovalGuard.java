@@ -17,4 +17,10 @@ public interface RemovalGuard {
 
   /** Why {@code snapshot} must stay, or empty when it may be removed. */
   Optional<String> whyKept(Info snapshot) throws IOException;
+
+  /**
+   * Called after {@code snapshot} was removed: what it kept alive (its parent chain) may be
+   * collectable now.
+   */
+  default void removed(Info snapshot) {}
 }

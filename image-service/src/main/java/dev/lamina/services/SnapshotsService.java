@@ -123,11 +123,13 @@ public final class SnapshotsService extends SnapshotsGrpc.SnapshotsImplBase {
   public void remove(RemoveSnapshotRequest req, StreamObserver<Empty> out) {
     Calls.unary(out, () -> {
       check(req.getSnapshotter());
-      Optional<String> kept = guard.whyKept(snapshotter.stat(req.getKey()));
+      Info removed = snapshotter.stat(req.getKey());
+      Optional<String> kept = guard.whyKept(removed);
       if (kept.isPresent()) {
         throw LaminaException.failedPrecondition("snapshot \"" + req.getKey() + "\" is not removed: " + kept.get());
       }
       snapshotter.remove(req.getKey());
+      guard.removed(removed);
       return Empty.getDefaultInstance();
     });
   }

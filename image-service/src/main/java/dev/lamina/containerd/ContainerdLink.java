@@ -1,0 +1,309 @@
+package dev.lamina.containerd;
+
+import dev.lamina.containerd.events.ImageDelete;
+import dev.lamina.containerd.events.v1.Envelope;
+import dev.lamina.containerd.events.v1.SubscribeRequest;
+import dev.lamina.digest.Digest;
+import dev.lamina.images.ImageManager;
+import dev.lamina.images.ImageRecord;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.io.Closeable;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps containerd's view of lamina's images in step with lamina's, on a thread of its own so
+ * that no CRI call waits on containerd: registration after each pull, removal after each remove,
+ * and a full reconcile in both directions at start, after containerd comes back, and every
+ * {@link #RECONCILE_EVERY}. While containerd is down, the work waits and is retried with backoff.
+ *
+ * <p>lamina is the image service, so it is the source of truth for what it pulled: an image
+ * record of lamina's that is deleted in containerd ({@code ctr images rm}, crictl pointed at
+ * containerd) is registered again as soon as its delete event arrives. An image is removed
+ * through lamina's image service.
+ */
+public final class ContainerdLink implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(ContainerdLink.class);
+  static final Duration RECONCILE_EVERY = Duration.ofMinutes(5);
+  static final Duration BACKOFF_FIRST = Duration.ofMillis(500);
+  static final Duration BACKOFF_MAX = Duration.ofSeconds(30);
+
+  private final ContainerdClient client;
+  private final Registrar registrar;
+  private final ImageManager images;
+  private final Thread worker;
+  private final Thread events;
+
+  // guarded by this
+  private boolean reconcileAll = true;
+  private final Map<Digest, CompletableFuture<Void>> toRegister = new LinkedHashMap<>();
+  private final Set<String> toDelete = new LinkedHashSet<>();
+  private boolean closed;
+  private volatile boolean reachable;
+  private volatile Context.CancellableContext subscription;
+
+  ContainerdLink(ContainerdClient client, Registrar registrar, ImageManager images) {
+    this.client = client;
+    this.registrar = registrar;
+    this.images = images;
+    this.worker = new Thread(this::work, "lamina-containerd-register");
+    this.worker.setDaemon(true);
+    this.events = new Thread(this::watchDeletes, "lamina-containerd-events");
+    this.events.setDaemon(true);
+  }
+
+  void start() {
+    worker.start();
+    events.start();
+  }
+
+  /** Whether the last call to containerd worked: a pull waits for its registration only then. */
+  boolean reachable() {
+    return reachable;
+  }
+
+  /** Queues the registration of {@code r}; the future completes once it is registered. */
+  synchronized CompletableFuture<Void> register(ImageRecord r) {
+    CompletableFuture<Void> f = toRegister.computeIfAbsent(r.id(), id -> new CompletableFuture<>());
+    notifyAll();
+    return f;
+  }
+
+  /** Queues the deletion of containerd's records of these names. */
+  synchronized void unregister(Set<String> names) {
+    toDelete.addAll(names);
+    notifyAll();
+  }
+
+  private void work() {
+    Duration backoff = BACKOFF_FIRST;
+    long nextReconcile = System.nanoTime() + RECONCILE_EVERY.toNanos();
+    while (true) {
+      boolean all;
+      List<String> deletes;
+      List<Map.Entry<Digest, CompletableFuture<Void>>> registers;
+      synchronized (this) {
+        while (!closed && !reconcileAll && toRegister.isEmpty() && toDelete.isEmpty()) {
+          long wait = (nextReconcile - System.nanoTime()) / 1_000_000;
+          if (wait <= 0) {
+            reconcileAll = true;
+            break;
+          }
+          try {
+            wait(wait);
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+        if (closed) {
+          return;
+        }
+        all = reconcileAll;
+        deletes = new ArrayList<>(toDelete);
+        registers = new ArrayList<>(toRegister.entrySet());
+      }
+      try {
+        if (all) {
+          reconcile();
+          nextReconcile = System.nanoTime() + RECONCILE_EVERY.toNanos();
+        } else {
+          registrar.unregister(deletes);
+          for (Map.Entry<Digest, CompletableFuture<Void>> e : registers) {
+            registerOne(e.getKey());
+          }
+        }
+        synchronized (this) {
+          if (all) {
+            reconcileAll = false;
+            registers = new ArrayList<>(toRegister.entrySet()); // a reconcile covers every image
+          }
+          deletes.forEach(toDelete::remove);
+          for (Map.Entry<Digest, CompletableFuture<Void>> e : registers) {
+            toRegister.remove(e.getKey(), e.getValue());
+            e.getValue().complete(null);
+          }
+        }
+        if (!reachable) {
+          LOG.info("containerd at unix://{} (namespace {}): lamina's images are registered", client.socket(),
+              client.namespace());
+        }
+        reachable = true;
+        backoff = BACKOFF_FIRST;
+      } catch (StatusRuntimeException e) {
+        if (!unavailable(e)) {
+          LOG.warn("registering lamina's images in containerd failed: {}; retrying in {} s", e.getStatus(),
+              backoff.toSeconds());
+        } else if (reachable || backoff.equals(BACKOFF_FIRST)) {
+          LOG.warn("containerd at unix://{} is not reachable ({}); lamina serves on, and registers its images "
+              + "once containerd is back", client.socket(), e.getStatus().getCode());
+        }
+        reachable = false;
+        synchronized (this) {
+          reconcileAll = true; // containerd may have restarted, and collected garbage meanwhile
+          try {
+            wait(backoff.toMillis());
+          } catch (InterruptedException ie) {
+            return;
+          }
+        }
+        backoff = backoff.multipliedBy(2).compareTo(BACKOFF_MAX) > 0 ? BACKOFF_MAX : backoff.multipliedBy(2);
+      } catch (IOException | RuntimeException e) {
+        LOG.warn("registering lamina's images in containerd failed: {}", e.toString());
+        synchronized (this) {
+          // what failed waits for the next reconcile; a pull waiting on it goes on
+          registers.forEach(r -> {
+            toRegister.remove(r.getKey(), r.getValue());
+            r.getValue().completeExceptionally(e);
+          });
+          if (all) {
+            reconcileAll = false;
+            nextReconcile = System.nanoTime() + BACKOFF_MAX.toNanos();
+          }
+        }
+      }
+    }
+  }
+
+  private static boolean unavailable(StatusRuntimeException e) {
+    Status.Code c = e.getStatus().getCode();
+    return c == Status.Code.UNAVAILABLE || c == Status.Code.DEADLINE_EXCEEDED;
+  }
+
+  private void registerOne(Digest id) throws IOException {
+    Optional<ImageRecord> r = images.find(id.toString());
+    if (r.isPresent()) { // removed meanwhile: nothing to register
+      registrar.register(r.get());
+    }
+  }
+
+  /** Both directions: every image lamina holds is registered; records of images it no longer holds go. */
+  private void reconcile() throws IOException {
+    List<ImageRecord> held = images.list();
+    Set<String> wanted = new HashSet<>();
+    for (ImageRecord r : held) {
+      wanted.addAll(Registrar.names(r));
+    }
+    Set<String> stale = new LinkedHashSet<>(registrar.registeredNames());
+    stale.removeAll(wanted);
+    registrar.unregister(stale);
+    int failed = 0;
+    for (ImageRecord r : held) {
+      try {
+        registrar.register(r);
+      } catch (StatusRuntimeException e) {
+        if (unavailable(e)) {
+          throw e;
+        }
+        failed++;
+        LOG.warn("image {} ({}) is not registered in containerd: {}", r.id(), r.repoTags(), e.getStatus());
+      } catch (IOException e) {
+        failed++;
+        LOG.warn("image {} ({}) is not registered in containerd: {}", r.id(), r.repoTags(), e.getMessage());
+      }
+    }
+    LOG.debug("reconciled with containerd: {} images registered, {} failed, {} stale names removed",
+        held.size() - failed, failed, stale.size());
+  }
+
+  /** Registers again what containerd deletes of lamina's images while lamina still holds them. */
+  private void watchDeletes() {
+    Duration backoff = BACKOFF_FIRST;
+    while (!isClosed()) {
+      CompletableFuture<Void> ended = new CompletableFuture<>();
+      Context.CancellableContext ctx = Context.current().withCancellation();
+      subscription = ctx;
+      ctx.run(() -> client.calls().events().subscribe(SubscribeRequest.newBuilder()
+          .addFilters("topic==\"/images/delete\",namespace==\"" + client.namespace() + "\"").build(),
+          new StreamObserver<Envelope>() {
+            @Override
+            public void onNext(Envelope e) {
+              deleted(e);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+              ended.complete(null);
+            }
+
+            @Override
+            public void onCompleted() {
+              ended.complete(null);
+            }
+          }));
+      try {
+        ended.get();
+      } catch (Exception e) {
+        return;
+      } finally {
+        ctx.cancel(null);
+      }
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
+        try {
+          wait(backoff.toMillis());
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      backoff = backoff.multipliedBy(2).compareTo(BACKOFF_MAX) > 0 ? BACKOFF_MAX : backoff.multipliedBy(2);
+    }
+  }
+
+  private void deleted(Envelope e) {
+    try {
+      // containerd's type URLs have no "type.googleapis.com/" prefix, which Any.unpack requires;
+      // the topic says what the event is
+      String name = ImageDelete.parseFrom(e.getEvent().getValue()).getName();
+      Optional<ImageRecord> held = images.find(name);
+      if (held.isPresent() && Registrar.names(held.get()).contains(name)) {
+        LOG.info("containerd deleted image {}, which lamina holds: registering it again (remove images "
+            + "through lamina's image service)", name);
+        register(held.get());
+      }
+    } catch (IOException | RuntimeException x) {
+      LOG.debug("containerd image event not handled: {}", x.toString());
+    }
+  }
+
+  private synchronized boolean isClosed() {
+    return closed;
+  }
+
+  @Override
+  public void close() {
+    synchronized (this) {
+      closed = true;
+      toRegister.values().forEach(f -> f.cancel(false));
+      notifyAll();
+    }
+    Context.CancellableContext s = subscription;
+    if (s != null) {
+      s.cancel(null);
+    }
+    worker.interrupt();
+    events.interrupt();
+    try {
+      worker.join(5000);
+      events.join(5000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    client.close();
+  }
+}
