@@ -224,7 +224,7 @@ final class ContainerdHarness implements AutoCloseable {
     stopProcess(containerd, Duration.ofSeconds(15));
     lamina.close();
     killStrayShims();
-    keepLogs();
+    keepLogs(List.of(containerdLog, lamina.log()));
     try {
       unmountUnder(dir);
     } catch (IOException e) {
@@ -240,11 +240,11 @@ final class ContainerdHarness implements AutoCloseable {
   }
 
   /** Copies the daemons' logs to {@code e2e/target/containerd-e2e/<time>/}, as the temp dir goes away. */
-  private void keepLogs() {
+  static void keepLogs(List<Path> logs) {
     try {
       Path out = Files.createDirectories(projectRoot().resolve("e2e/target/containerd-e2e")
           .resolve(java.time.LocalDateTime.now().toString().replace(':', '-')));
-      for (Path log : List.of(containerdLog, lamina.log())) {
+      for (Path log : logs) {
         if (Files.exists(log)) {
           Files.copy(log, out.resolve(log.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
@@ -270,9 +270,20 @@ final class ContainerdHarness implements AutoCloseable {
     }
   }
 
-  /** Shims of this containerd that outlived it: their command line names this harness's socket. */
+  /** Shims of this containerd that outlived it. */
   private void killStrayShims() {
+    killShimsOf(containerdSocket);
+  }
+
+  /** SIGKILLs the shims of the containerd serving {@code containerdSocket}. */
+  static void killShimsOf(Path containerdSocket) {
+    shimsOf(containerdSocket).forEach(ProcessHandle::destroyForcibly);
+  }
+
+  /** Running shims of the containerd serving {@code containerdSocket}: their command line names that socket. */
+  static List<ProcessHandle> shimsOf(Path containerdSocket) {
     String address = containerdSocket.toString();
+    List<ProcessHandle> out = new ArrayList<>();
     try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
       for (Path proc : procs) {
         String cmdline;
@@ -283,13 +294,13 @@ final class ContainerdHarness implements AutoCloseable {
         }
         List<String> argv = List.of(cmdline.split("\0"));
         if (!argv.isEmpty() && argv.get(0).contains("containerd-shim") && argv.contains(address)) {
-          long pid = Long.parseLong(proc.getFileName().toString());
-          ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+          ProcessHandle.of(Long.parseLong(proc.getFileName().toString())).ifPresent(out::add);
         }
       }
     } catch (IOException ignored) {
       // best effort
     }
+    return out;
   }
 
   static void stopProcess(Process p, Duration grace) {

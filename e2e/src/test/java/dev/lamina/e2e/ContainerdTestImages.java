@@ -118,6 +118,28 @@ final class ContainerdTestImages {
   }
 
   /**
+   * A pod sandbox ("pause") image: busybox in one layer, whose entrypoint sleeps in a shell loop
+   * and exits on SIGTERM.
+   */
+  static Built pause(Path work, String tag) throws Exception {
+    Path scratch = Files.createDirectories(work.resolve("scratch"));
+    Umoci umoci = Umoci.create(work.resolve("layout"), tag, scratch);
+    List<FsOp> base = new ArrayList<>(List.of(
+        dir("bin", 0755),
+        file("bin/busybox", Files.readAllBytes(BUSYBOX), 0755),
+        dir("tmp", 01777)));
+    for (String a : APPLETS) {
+      base.add(symlink("bin/" + a, "busybox"));
+    }
+    umoci.layer(rootfs -> FsTree.apply(rootfs, base));
+    umoci.config("--config.entrypoint", "/bin/sh", "--config.entrypoint", "-c",
+        "--config.entrypoint", "trap 'exit 0' TERM; while :; do sleep 1; done");
+    Path bundle = work.resolve("oracle");
+    umoci.unpack(bundle);
+    return new Built(umoci.layout(), tag, OciImage.read(umoci.layout(), tag), bundle.resolve("rootfs"));
+  }
+
+  /**
    * A deep image: busybox, then one raw layer per {@code layers/NNN} file up to {@code depth}
    * layers in all, and a last one that whites out {@code layers/005}. With lamina's snapshot
    * paths, the lowerdir list of its top snapshot is longer than a page.
