@@ -81,24 +81,12 @@ class CriPodTest {
 
   @Test
   void podRunsFromAnImageLaminaPulledAndRegisteredInContainerd() throws Exception {
-    assumeLaminaRegistersInContainerd();
     try (CriNode node = CriNode.start(tmp.resolve("node-lamina-pull"), registry.host(), pauseRef, true);
         CriImagesClient images = CriImagesClient.connect(node.lamina().criSocket())) {
       String imageId = images.pull(imageRef, null, Duration.ofMinutes(2));
       assertThat(imageId).startsWith("sha256:");
       runPodAndCleanUp(node, imageId);
     }
-  }
-
-  /** Skips unless {@code lamina serve} has the flags that register its images in containerd. */
-  private static void assumeLaminaRegistersInContainerd() throws IOException {
-    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-    Commands.Result help = Commands.run(null, Duration.ofMinutes(1),
-        List.of(java.toString(), "-jar", ContainerdLaminaProcess.jar().toString(), "serve", "--help"));
-    String text = help.stdout() + help.stderr();
-    Assumptions.assumeTrue(text.contains("--containerd-address"),
-        "lamina serve --help lists no --containerd-address: lamina cannot register its images in containerd yet,"
-            + " so containerd's CRI has no image to create a container from");
   }
 
   /** kubelet's calls for one pod with one container, the checks on it, and its removal. */
