@@ -24,6 +24,7 @@ import sun.misc.Signal;
 import picocli.CommandLine.Command;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -37,6 +38,8 @@ import picocli.CommandLine.Option;
     })
 final class ServeCommand implements Callable<Integer> {
   private static final Duration WARMUP_BUDGET = Duration.ofSeconds(20);
+
+  @Mixin ConfigOptions configOptions;
 
   @Option(names = "--root", paramLabel = "DIR", defaultValue = "/var/lib/lamina",
       description = "State directory (metadata.db, snapshots/, content/). Default: ${DEFAULT-VALUE}.")
