@@ -1,6 +1,10 @@
 package dev.lamina.cli;
 
+import dev.lamina.config.ConfigException;
+import dev.lamina.config.ConfigFile;
 import dev.lamina.config.ConfigTemplate;
+import dev.lamina.config.OptionDefaults;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -10,7 +14,7 @@ import picocli.CommandLine.Command;
     name = "config",
     mixinStandardHelpOptions = true,
     description = "The configuration file of lamina serve (serve --config FILE).",
-    subcommands = ConfigCommand.Default.class)
+    subcommands = {ConfigCommand.Default.class, ConfigCommand.Check.class})
 final class ConfigCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -35,6 +39,31 @@ final class ConfigCommand implements Runnable {
           Each key is a serve option without its dashes; a flag on the command line overrides the file.
           A table groups keys by their first word: [containerd] address = "..." is containerd-address.
           Commented-out keys have no default.""", ConfigOptions.NAME);
+    }
+  }
+
+  @Command(name = "check", mixinStandardHelpOptions = true,
+      description = "Check a configuration file against serve's options, as serve --config FILE would at start, "
+          + "without starting anything. Exit 0 when serve accepts it.")
+  static final class Check implements Callable<Integer> {
+    @CommandLine.Parameters(paramLabel = "FILE", description = "The TOML file.")
+    Path file;
+
+    @Override
+    public Integer call() {
+      CommandLine serve = new CommandLine(new ServeCommand());
+      try {
+        OptionDefaults.install(serve, ConfigFile.read(file), ConfigOptions.NAME);
+        serve.parseArgs(); // converts every value the file sets, as the start would
+      } catch (ConfigException e) {
+        System.err.println("lamina config check: " + e.getMessage());
+        return 1;
+      } catch (CommandLine.ParameterException e) {
+        System.err.println("lamina config check: " + file + ": " + e.getMessage());
+        return 1;
+      }
+      System.out.println(file + ": ok");
+      return 0;
     }
   }
 }

@@ -158,4 +158,16 @@ class ServeConfigFileTest {
       assertThat(actual).as(key).isEqualTo(expected);
     }
   }
+
+  @Test
+  void configCheckAcceptsWhatServeAcceptsAndNamesTheKeyOtherwise() throws Exception {
+    Path good = file("root = \"/srv/lamina\"\npinned-image = [\"registry.k8s.io/pause:3.10\"]\n");
+    assertThat(Main.run("config", "check", good.toString())).isZero();
+    Path unknown = dir.resolve("unknown.toml");
+    Files.writeString(unknown, "roots = \"/x\"\n");
+    assertThat(Main.run("config", "check", unknown.toString())).isEqualTo(1);
+    Path badPath = dir.resolve("bad-path.toml");
+    Files.writeString(badPath, "socket = \"a\\u0000b\"\n");
+    assertThat(Main.run("config", "check", badPath.toString())).isEqualTo(1);
+  }
 }
