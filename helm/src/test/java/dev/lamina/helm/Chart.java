@@ -15,15 +15,15 @@ import java.util.Map;
 import java.util.Optional;
 
 /** The chart in {@code helm/lamina}, rendered by Helm's own library with {@code --set} values. */
-final class Chart {
-  static final String RELEASE = "lamina";
-  static final String NAMESPACE = "lamina-system";
+public final class Chart {
+  public static final String RELEASE = "lamina";
+  public static final String NAMESPACE = "lamina-system";
 
   private Chart() {}
 
   /** {@code helm/lamina}, found from the module or the project directory. */
-  static Path dir() {
-    for (Path p : List.of(Path.of("lamina"), Path.of("helm/lamina"))) {
+  public static Path dir() {
+    for (Path p : List.of(Path.of("lamina"), Path.of("helm/lamina"), Path.of("../helm/lamina"))) {
       if (Files.isRegularFile(p.resolve("Chart.yaml"))) {
         return p.toAbsolutePath();
       }
@@ -32,13 +32,13 @@ final class Chart {
   }
 
   /** The manifests {@code helm template} renders with {@code values} ({@code key=value} as --set). */
-  static Rendered render(Map<String, Object> values) {
+  public static Rendered render(Map<String, Object> values) {
     TemplateCommand template = new Helm(dir()).template().withName(RELEASE).withNamespace(NAMESPACE);
     values.forEach(template::set);
     return new Rendered(template.call());
   }
 
-  static Rendered render(Object... keysAndValues) {
+  public static Rendered render(Object... keysAndValues) {
     Map<String, Object> values = new LinkedHashMap<>();
     for (int i = 0; i < keysAndValues.length; i += 2) {
       values.put((String) keysAndValues[i], keysAndValues[i + 1]);
@@ -47,7 +47,7 @@ final class Chart {
   }
 
   /** The text helm printed and its documents as fabric8 objects. */
-  record Rendered(String yaml, List<HasMetadata> objects) {
+  public record Rendered(String yaml, List<HasMetadata> objects) {
     Rendered(String yaml) {
       this(yaml, parse(yaml));
     }
@@ -62,24 +62,24 @@ final class Chart {
       return List.copyOf(objects);
     }
 
-    <T extends HasMetadata> Optional<T> find(Class<T> type, String kind) {
+    public <T extends HasMetadata> Optional<T> find(Class<T> type, String kind) {
       return objects.stream().filter(o -> o.getKind().equals(kind)).map(type::cast).findFirst();
     }
 
-    <T extends HasMetadata> T get(Class<T> type) {
+    public <T extends HasMetadata> T get(Class<T> type) {
       return find(type, type.getSimpleName())
           .orElseThrow(() -> new AssertionError("no " + type.getSimpleName() + " in:\n" + yaml));
     }
 
-    DaemonSet daemonSet() {
+    public DaemonSet daemonSet() {
       return get(DaemonSet.class);
     }
 
-    ConfigMap configMap() {
+    public ConfigMap configMap() {
       return get(ConfigMap.class);
     }
 
-    List<String> kinds() {
+    public List<String> kinds() {
       return objects.stream().map(HasMetadata::getKind).toList();
     }
   }

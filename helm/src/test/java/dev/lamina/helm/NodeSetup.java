@@ -21,11 +21,11 @@ import java.util.concurrent.TimeUnit;
  * root at {@code host} instead of /host, and a stand-in for {@code nsenter ... --} that records
  * the host commands (systemctl) instead of running them.
  */
-final class NodeSetup {
-  final Path host;
-  final Path chartDir;
-  final Path hostCommands;
-  final Map<String, String> env = new HashMap<>();
+public final class NodeSetup {
+  public final Path host;
+  public final Path chartDir;
+  public final Path hostCommands;
+  public final Map<String, String> env = new HashMap<>();
 
   private NodeSetup(Path host, Path chartDir, Path hostCommands) {
     this.host = host;
@@ -38,7 +38,7 @@ final class NodeSetup {
    * state and run directories (which the pod mounts at their own paths) are {@code dir/state} and
    * {@code dir/run}.
    */
-  static NodeSetup of(Path dir, Object... values) throws IOException {
+  public static NodeSetup of(Path dir, Object... values) throws IOException {
     Path run = dir.resolve("run");
     Path state = dir.resolve("state");
     List<Object> all = new ArrayList<>(List.of("host.runDir", run.toString(), "host.stateDir", state.toString(),
@@ -73,18 +73,18 @@ final class NodeSetup {
     return setup;
   }
 
-  Path criSocket() {
+  public Path criSocket() {
     return Path.of(env.get("CRI_SOCKET"));
   }
 
   /** A path of the node. */
-  Path onHost(String absolute) {
+  public Path onHost(String absolute) {
     return host.resolve(absolute.substring(1));
   }
 
-  record Run(int exitCode, String output) {}
+  public record Run(int exitCode, String output) {}
 
-  Run run(String... args) throws IOException, InterruptedException {
+  public Run run(String... args) throws IOException, InterruptedException {
     Process p = start(args);
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (!p.waitFor(60, TimeUnit.SECONDS)) {
@@ -94,7 +94,7 @@ final class NodeSetup {
     return new Run(p.exitValue(), out);
   }
 
-  Run check(String... args) throws IOException, InterruptedException {
+  public Run check(String... args) throws IOException, InterruptedException {
     Run r = run(args);
     if (r.exitCode() != 0) {
       throw new AssertionError("node-setup.sh " + String.join(" ", args) + " exited " + r.exitCode() + ":\n" + r.output());
@@ -103,7 +103,7 @@ final class NodeSetup {
   }
 
   /** Starts the script with its output going to {@code log}. */
-  Process start(Path log, String... args) throws IOException {
+  public Process start(Path log, String... args) throws IOException {
     return builder(args).redirectOutput(log.toFile()).start();
   }
 
@@ -120,7 +120,7 @@ final class NodeSetup {
   }
 
   /** The host commands run so far, one per line, and forgets them. */
-  List<String> takeHostCommands() throws IOException {
+  public List<String> takeHostCommands() throws IOException {
     if (!Files.exists(hostCommands)) {
       return List.of();
     }
@@ -130,7 +130,7 @@ final class NodeSetup {
   }
 
   /** A listening unix socket at {@code path}, as lamina's CRI socket would be. */
-  static ServerSocketChannel listen(Path path) throws IOException {
+  public static ServerSocketChannel listen(Path path) throws IOException {
     Files.createDirectories(path.getParent());
     ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     ch.bind(UnixDomainSocketAddress.of(path));
