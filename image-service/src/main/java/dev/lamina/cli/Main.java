@@ -1,5 +1,6 @@
 package dev.lamina.cli;
 
+import dev.lamina.config.ConfigException;
 import java.util.Arrays;
 import java.util.List;
 import picocli.CommandLine;
@@ -31,12 +32,22 @@ public final class Main implements Runnable {
       cl.addSubcommand(CommandLine.HelpCommand.class);
     }
     cl.setExecutionExceptionHandler(new ErrorReporter());
+    CommandLine serve = cl.getSubcommands().get("serve");
+    if (serve != null) {
+      try {
+        ConfigOptions.install(serve, args);
+      } catch (ConfigException e) {
+        System.err.println("lamina serve: " + e.getMessage());
+        return 2;
+      }
+    }
     return cl.execute(args);
   }
 
   /** The verbs, in the order help lists them. */
   private static final List<Class<?>> VERBS = List.of(ServeCommand.class, LayerCommand.class, PullCommand.class,
-      ImagesCommand.class, InspectImageCommand.class, RemoveImageCommand.class, ImageFsInfoCommand.class);
+      ImagesCommand.class, InspectImageCommand.class, RemoveImageCommand.class, ImageFsInfoCommand.class,
+      ConfigCommand.class);
 
   /** The verb whose {@code @Command} name or alias is {@code word}, or null. */
   private static Class<?> verbNamed(String word) {

@@ -37,6 +37,8 @@ import picocli.CommandLine.Option;
       "root directory. SIGTERM drains the calls in flight, then removes the sockets."
     })
 final class ServeCommand implements Callable<Integer> {
+  @Mixin ConfigOptions configOptions;
+
   @Option(names = "--root", paramLabel = "DIR", defaultValue = "/var/lib/lamina",
       description = "State directory (metadata.db, snapshots/, content/). Default: ${DEFAULT-VALUE}.")
   Path root;
