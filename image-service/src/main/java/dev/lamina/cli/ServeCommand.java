@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import sun.misc.Signal;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
@@ -116,8 +117,11 @@ final class ServeCommand implements Callable<Integer> {
       description = "How long a shutdown waits for calls in flight. Default: ${DEFAULT-VALUE}.")
   long shutdownSeconds;
 
+  @Mixin LoggingOptions logging = new LoggingOptions();
+
   @Override
   public Integer call() throws Exception {
+    logging.apply();
     configureLogging();
     configureNetty();
     SnapshotterKind kind;
@@ -151,6 +155,7 @@ final class ServeCommand implements Callable<Integer> {
         .withDropCompressedLayers(dropCompressedLayers)
         .withPinnedReferences(Set.copyOf(pinnedImages))
         .withProcessors(processors), registry));
+    LoggerFactory.getLogger(ServeCommand.class).info("{}", registry.hosts().describe());
     LoggerFactory.getLogger(ServeCommand.class).info("gzip layers are inflated by {}",
         processors.gunzip().map(Path::toString).orElse("the JVM (zlib)"));
     Thread hook = new Thread(() -> {
