@@ -31,6 +31,8 @@ public final class Main implements Runnable {
       cl.addSubcommand(CommandLine.HelpCommand.class);
     }
     cl.setExecutionExceptionHandler(new ErrorReporter());
+    // every verb's --version says what the top level says
+    cl.getSubcommands().values().forEach(sub -> sub.getCommandSpec().versionProvider(new VersionProvider()));
     return cl.execute(args);
   }
 
