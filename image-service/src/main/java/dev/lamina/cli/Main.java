@@ -41,6 +41,8 @@ public final class Main implements Runnable {
         return 2;
       }
     }
+    // every verb's --version says what the top level says
+    cl.getSubcommands().values().forEach(sub -> sub.getCommandSpec().versionProvider(new VersionProvider()));
     return cl.execute(args);
   }
 

@@ -108,8 +108,11 @@ final class ServeCommand implements Callable<Integer> {
       description = "How long a shutdown waits for calls in flight. Default: ${DEFAULT-VALUE}.")
   long shutdownSeconds;
 
+  @Mixin LoggingOptions logging = new LoggingOptions();
+
   @Override
   public Integer call() throws Exception {
+    logging.apply();
     configureLogging();
     configureNetty();
     SnapshotterKind kind;
@@ -146,6 +149,7 @@ final class ServeCommand implements Callable<Integer> {
     Optional<ContainerdSettings> link = containerd.settings();
     Server server = Server.create(config, link.isEmpty() ? local : (cfg, snapshots, content) ->
         RegisteringImageManager.start(local.open(cfg, snapshots, content), snapshots, content, link.get()));
+    LoggerFactory.getLogger(ServeCommand.class).info("{}", registry.hosts().describe());
     LoggerFactory.getLogger(ServeCommand.class).info("gzip layers are inflated by {}",
         processors.gunzip().map(Path::toString).orElse("the JVM (zlib)"));
     AtomicBoolean stopping = new AtomicBoolean();

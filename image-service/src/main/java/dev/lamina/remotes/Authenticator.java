@@ -10,6 +10,8 @@ import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Chooses the {@code Authorization} of registry requests. It remembers each host's last challenge, so
@@ -19,6 +21,7 @@ import java.util.concurrent.ConcurrentMap;
  * hand (plus what a 401 for that call names), never for a scope remembered from another call.
  */
 final class Authenticator {
+  private static final Logger LOG = LoggerFactory.getLogger(Authenticator.class);
   private final TokenFetcher tokenFetcher;
   private final RegistryOptions options;
   private final ConcurrentMap<String, AuthChallenge> challenges = new ConcurrentHashMap<>();
@@ -82,6 +85,7 @@ final class Authenticator {
     if (bearer != null) {
       challenges.put(host.authority(), bearer);
       if (!creds.registryToken().isEmpty()) {
+        LOG.debug("{}: the registry token given with the pull was refused", host.authority());
         return Optional.empty(); // the caller's token is all there is
       }
       List<String> scopes = scopes(bearer.scope(), scope);
@@ -94,6 +98,9 @@ final class Authenticator {
           return Optional.of("Bearer " + cached.value()); // another call refreshed it meanwhile
         }
       }
+      // Credentials print redacted; a token or header value is never logged.
+      LOG.debug("{}: bearer challenge; asking {} for a token for {} with {}", host.authority(), bearer.realm(),
+          scopes, creds);
       Token t = tokenFetcher.fetch(host, bearer, scopes, creds);
       tokens.put(key, t);
       return Optional.of("Bearer " + t.value());
@@ -105,6 +112,7 @@ final class Authenticator {
         return Optional.empty();
       }
       String h = up.get().basicAuthorization();
+      LOG.debug("{}: basic challenge; answering with {}", host.authority(), up.get());
       return h.equals(sent) ? Optional.empty() : Optional.of(h);
     }
     return Optional.empty();

@@ -104,8 +104,13 @@ public record ImageRef(String domain, String path, String tag, Digest digest) {
     }
     int colon = remainder.substring(0, end).indexOf(':');
     String remoteName = colon >= 0 ? remainder.substring(0, colon) : remainder.substring(0, end);
+    // One message for a malformed reference (Foo//Bar::x); the lowercase rule is named only for a
+    // reference that would be well formed in lower case.
+    if (!REFERENCE.matcher(domain + "/" + remainder.toLowerCase(Locale.ROOT)).matches()) {
+      throw invalid(text, "invalid reference format");
+    }
     if (!remoteName.toLowerCase(Locale.ROOT).equals(remoteName)) {
-      throw invalid(text, "repository name \"" + remoteName + "\" must be lowercase");
+      throw invalid(text, "invalid reference format: repository name \"" + remoteName + "\" must be lowercase");
     }
     Matcher m = REFERENCE.matcher(domain + "/" + remainder);
     if (!m.matches()) {

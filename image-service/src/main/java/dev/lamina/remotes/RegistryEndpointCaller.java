@@ -70,9 +70,9 @@ final class RegistryEndpointCaller {
       } catch (IOException e) {
         failures++;
         if (!retriable(e) || failures >= options.maxAttempts()) {
-          throw unreachable(endpoint.description(), host.authority(), e, failures);
+          throw unreachable(endpoint.description(), host.authority(), host.uri(endpoint.route()), e, failures);
         }
-        pause(endpoint.description(), host.authority(), failures, null, e.toString());
+        pause(endpoint.description(), host.authority(), failures, null, why(e, host.authority()));
         continue;
       }
       boolean handedOver = false;
@@ -118,9 +118,9 @@ final class RegistryEndpointCaller {
         // The body broke off while being read: a GET or HEAD can be sent again.
         failures++;
         if (!retriable(e) || failures >= options.maxAttempts()) {
-          throw unreachable(endpoint.description(), host.authority(), e, failures);
+          throw unreachable(endpoint.description(), host.authority(), host.uri(endpoint.route()), e, failures);
         }
-        pause(endpoint.description(), host.authority(), failures, null, e.toString());
+        pause(endpoint.description(), host.authority(), failures, null, why(e, host.authority()));
       } finally {
         if (!handedOver) {
           r.close();
@@ -146,9 +146,9 @@ final class RegistryEndpointCaller {
       } catch (IOException e) {
         failures++;
         if (!retriable(e) || failures >= options.maxAttempts()) {
-          throw unreachable(description, uri.getRawAuthority(), e, failures);
+          throw unreachable(description, uri.getRawAuthority(), uri, e, failures);
         }
-        pause(description, uri.getRawAuthority(), failures, null, e.toString());
+        pause(description, uri.getRawAuthority(), failures, null, why(e, uri.getRawAuthority()));
         continue;
       }
       try (r) {
@@ -172,9 +172,9 @@ final class RegistryEndpointCaller {
       } catch (IOException e) {
         failures++;
         if (!retriable(e) || failures >= options.maxAttempts()) {
-          throw unreachable(description, uri.getRawAuthority(), e, failures);
+          throw unreachable(description, uri.getRawAuthority(), uri, e, failures);
         }
-        pause(description, uri.getRawAuthority(), failures, null, e.toString());
+        pause(description, uri.getRawAuthority(), failures, null, why(e, uri.getRawAuthority()));
       }
     }
   }
@@ -198,15 +198,20 @@ final class RegistryEndpointCaller {
     return !(e instanceof SSLException) && !(e instanceof LaminaException);
   }
 
-  private LaminaException unreachable(String what, String host, IOException e, int attempts) {
+  private LaminaException unreachable(String what, String host, URI uri, IOException e, int attempts) {
     if (e instanceof LaminaException le) {
       return le;
     }
-    String kind = e instanceof SSLException ? "TLS with " + host + " failed" : host + " unreachable";
+    NetworkFailures.Description d = NetworkFailures.describe(e, host, uri, options);
     return new LaminaException(
         ErrorKind.UNAVAILABLE,
-        what + ": " + kind + (attempts > 1 ? " after " + attempts + " attempts" : "") + ": " + e,
+        what + ": " + d.text() + (attempts > 1 ? " (tried " + attempts + " times)" : ""),
         e);
+  }
+
+  /** A retried failure in a word or two, for the log: {@code connection refused}, {@code dns}. */
+  private String why(IOException e, String authority) {
+    return NetworkFailures.describe(e, authority, null, options).cause().words();
   }
 
   /** Waits before retry number {@code failures}: Retry-After when given (capped), else backoff. */

@@ -66,10 +66,18 @@ class ImageRefTest {
     assertThat(e.getMessage()).contains("invalid reference \"" + in + "\"");
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"Foo//Bar::x", "Foo/Bar::x", "UPPER//", "a//b", "busybox:", "Host:port/x y"})
+  void malformedReferencesGetOneMessage(String in) {
+    LaminaException e = catchThrowableOfType(LaminaException.class, () -> ImageRef.parse(in));
+    assertThat(e.getMessage()).isEqualTo("invalid reference \"" + in + "\": invalid reference format");
+  }
+
   @Test
   void uppercaseRepositoryIsNamed() {
     LaminaException e = catchThrowableOfType(LaminaException.class, () -> ImageRef.parse("docker.io/Library/Busybox"));
-    assertThat(e.getMessage()).contains("must be lowercase");
+    assertThat(e.getMessage()).isEqualTo("invalid reference \"docker.io/Library/Busybox\": "
+        + "invalid reference format: repository name \"Library/Busybox\" must be lowercase");
   }
 
   @Test

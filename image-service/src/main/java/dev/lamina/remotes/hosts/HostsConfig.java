@@ -78,6 +78,30 @@ public final class HostsConfig {
   }
 
   /**
+   * One sentence for the start-up log: which directory is read and which hosts it configures, or
+   * that there is none (and what registries get then).
+   */
+  public String describe() {
+    String defaults = "every registry is reached at its own name over https (localhost and loopback "
+        + "addresses also over plain http)";
+    if (dir == null) {
+      return "registry configuration: none (no --registry-config-dir); " + defaults;
+    }
+    List<String> hosts = new java.util.ArrayList<>();
+    try (java.util.stream.Stream<Path> entries = Files.list(dir)) {
+      entries.filter(Files::isDirectory).sorted().forEach(d -> hosts.add(d.getFileName()
+          + (Files.isRegularFile(d.resolve("hosts.toml")) ? "" : " (certificates only)")));
+    } catch (IOException e) {
+      return "registry configuration directory " + dir + " cannot be read (" + e.getMessage() + "); " + defaults;
+    }
+    if (hosts.isEmpty()) {
+      return "registry configuration directory " + dir + " has no <host>/hosts.toml yet (read at every pull); "
+          + defaults;
+    }
+    return "registry configuration from " + dir + " (read at every pull): " + String.join(", ", hosts);
+  }
+
+  /**
    * The hosts to try for images of {@code domain} (as in references: {@code docker.io}, {@code
    * localhost:5000}), mirrors first, the server last.
    *
