@@ -210,4 +210,41 @@ class ContainerdRegistrationTest {
     await("lamina's layers collected", () -> laminaSnapshots().stream()
         .noneMatch(i -> image.chainIds().contains(i.getName())));
   }
+
+  /**
+   * containerd's collector removes every backend snapshot it has no record of, which includes a
+   * layer lamina is unpacking: a pull slowed down by a relay, with collections all through it,
+   * still completes, and containerd runs the image.
+   */
+  @Test
+  @Order(9)
+  void aPullInFlightSurvivesContainerdsGarbageCollections() throws Exception {
+    int size = 24 << 20;
+    Path work = tmp.resolve("slow");
+    Umoci umoci = Umoci.create(work.resolve("layout"), "1", java.nio.file.Files.createDirectories(work.resolve("s")));
+    byte[] data = new byte[size];
+    new java.util.Random(7).nextBytes(data);
+    byte[] busybox = java.nio.file.Files.readAllBytes(ContainerdTestImages.BUSYBOX);
+    umoci.layer(rootfs -> dev.lamina.fstest.FsTree.apply(rootfs, dev.lamina.fstest.FsTree.dir("bin", 0755),
+        dev.lamina.fstest.FsTree.file("bin/busybox", busybox, 0755)));
+    umoci.layer(rootfs -> dev.lamina.fstest.FsTree.apply(rootfs,
+        dev.lamina.fstest.FsTree.dir("data", 0755), dev.lamina.fstest.FsTree.file("data/blob", data, 0644)));
+    registry.push(work.resolve("layout"), "1", "test/slow");
+    try (ThrottlingRelay relay = ThrottlingRelay.start(registry.port(), 8L << 20)) {
+      String slow = relay.host() + "/test/slow:1";
+      java.util.concurrent.CompletableFuture<String> pull = java.util.concurrent.CompletableFuture.supplyAsync(
+          () -> cri.pull(slow, null, Duration.ofMinutes(2)));
+      int collections = 0;
+      while (!pull.isDone()) {
+        harness.collectGarbage();
+        collections++;
+      }
+      String id = pull.get();
+      assertThat(collections).as("collections while the layer was unpacked").isGreaterThan(3);
+      assertThat(id).startsWith("sha256:");
+      assertThat(harness.ctr(Duration.ofMinutes(2), "run", "--rm", "--snapshotter", ContainerdHarness.SNAPSHOTTER,
+          slow, "slow-1", "/bin/busybox", "stat", "-c", "%s", "/data/blob").stdout().strip())
+          .isEqualTo(Integer.toString(size));
+    }
+  }
 }

@@ -83,6 +83,15 @@ final class CriNode implements AutoCloseable {
    */
   static CriNode start(Path dir, String registryHost, String sandboxImage, boolean registerInContainerd)
       throws IOException {
+    return start(dir, registryHost, sandboxImage, registerInContainerd, SNAPSHOTTER);
+  }
+
+  /**
+   * The same with the CRI plugin's snapshotter named: {@code overlayfs} for containerd's own (to
+   * compare against), lamina's otherwise.
+   */
+  static CriNode start(Path dir, String registryHost, String sandboxImage, boolean registerInContainerd,
+      String criSnapshotter) throws IOException {
     Files.createDirectories(dir);
     Path containerdSocket = dir.resolve("containerd.sock");
     Path laminaSocket = dir.resolve("lamina.sock");
@@ -99,7 +108,7 @@ final class CriNode implements AutoCloseable {
     try {
       lamina.awaitCriSocket(READY_TIMEOUT);
       Path cniConf = writeCniConfig(dir.resolve("cni"), bridge);
-      Path config = writeConfig(dir, containerdSocket, laminaSocket, hosts, cniConf, sandboxImage);
+      Path config = writeConfig(dir, containerdSocket, laminaSocket, hosts, cniConf, sandboxImage, criSnapshotter);
       Path log = dir.resolve("containerd.log");
       containerd = new ProcessBuilder("/usr/bin/containerd", "--config", config.toString())
           .redirectErrorStream(true)
@@ -166,7 +175,7 @@ final class CriNode implements AutoCloseable {
   }
 
   private static Path writeConfig(Path dir, Path socket, Path laminaSocket, Path hosts, Path cniConf,
-      String sandboxImage) throws IOException {
+      String sandboxImage, String criSnapshotter) throws IOException {
     Path config = dir.resolve("containerd.toml");
     String cri = "plugins.\"io.containerd.grpc.v1.cri\"";
     String text = String.join("\n",
@@ -203,7 +212,7 @@ final class CriNode implements AutoCloseable {
         "  stats_collect_period = 1",
         "",
         "[" + cri + ".containerd]",
-        "  snapshotter = " + quote(SNAPSHOTTER),
+        "  snapshotter = " + quote(criSnapshotter),
         "  default_runtime_name = \"runc\"",
         "",
         "[" + cri + ".containerd.runtimes.runc]",

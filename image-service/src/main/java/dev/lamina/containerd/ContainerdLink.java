@@ -186,7 +186,10 @@ public final class ContainerdLink implements Closeable {
   private void registerOne(Digest id) throws IOException {
     Optional<ImageRecord> r = images.find(id.toString());
     if (r.isPresent()) { // removed meanwhile: nothing to register
+      long start = System.nanoTime();
       registrar.register(r.get());
+      LOG.info("image {} ({}) registered in containerd in {} ms", id, String.join(", ", r.get().repoTags()),
+          (System.nanoTime() - start) / 1_000_000);
     }
   }
 

@@ -67,7 +67,10 @@ class ServeCommandTest {
 
       List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
           "-Xmx128m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-      cmd.addAll(List.of(serve("--registry-config-dir", hosts.toString(), "--pinned-image", ref)));
+      // linked to a containerd that is not there: pulls are served all the same
+      Path noContainerd = tmp.resolve("no-containerd.sock");
+      cmd.addAll(List.of(serve("--registry-config-dir", hosts.toString(), "--pinned-image", ref,
+          "--containerd-address", noContainerd.toString())));
       Process daemon = new ProcessBuilder(cmd).redirectErrorStream(true)
           .redirectOutput(tmp.resolve("serve.log").toFile()).start();
       try {
@@ -85,6 +88,8 @@ class ServeCommandTest {
         JsonNode status = new ObjectMapper().readTree(inspect.out()).path("status");
         assertThat(status.path("pinned").asBoolean()).as(inspect.out()).isTrue();
         assertThat(status.path("repoTags").toString()).contains(ref);
+        assertThat(Files.readString(tmp.resolve("serve.log")))
+            .contains("containerd at unix://" + noContainerd + " is not reachable");
       } finally {
         daemon.destroy();
         assertThat(daemon.waitFor(30, TimeUnit.SECONDS)).isTrue();

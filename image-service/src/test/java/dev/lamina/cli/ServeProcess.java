@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import picocli.CommandLine;
 
 /**
  * {@code lamina serve} in a JVM of its own (logging is set up once per JVM), on a private root and
@@ -26,19 +25,13 @@ final class ServeProcess implements AutoCloseable {
         "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
         Main.class.getName(), "serve", "--root", dir.resolve("root").toString(), "--socket", socket.toString(),
         "--snapshotter-socket", dir.resolve("snap.sock").toString(), "--snapshotter", "copying"));
-    cmd.addAll(withoutWarmup());
+    cmd.add("--containerd-address="); // standalone
     cmd.addAll(List.of(extra));
     process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     for (int i = 0; i < 600 && !Files.exists(socket) && process.isAlive(); i++) {
       Thread.sleep(50);
     }
     assertThat(socket).as(log()).exists();
-  }
-
-  /** {@code --no-warmup} while serve has a warm-up to skip. */
-  private static List<String> withoutWarmup() {
-    CommandLine serve = new CommandLine(new ServeCommand());
-    return serve.getCommandSpec().findOption("--warmup") != null ? List.of("--no-warmup") : List.of();
   }
 
   Path socket() {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# lamina linked to containerd, measured in one run (as root; e2e CriNodeBench):
+# - pull through lamina's CRI socket and the share of it that registering in containerd takes,
+#   for a four-layer and a one-layer image;
+# - containerd CRI CreateContainer + StartContainer on the lamina-pulled image (snapshotter
+#   lamina) against the same image pulled by containerd into its own overlayfs, alternating.
+# Each node gets its own containerd, lamina and CNI bridge under WORK (a fresh directory).
+#
+# Usage: bench/cri-node.sh [--rounds N] [--work DIR]
+# Needs: mvn -q -DskipTests package && mvn -q -pl e2e -am test-compile -DskipTests
+set -euo pipefail
+top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+rounds=5
+work=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift 2 ;;
+    --work) work="$2"; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--work DIR]" >&2; exit 2 ;;
+  esac
+done
+if [ "$(id -u)" != 0 ]; then
+  echo "$0: needs root (containerd, runc, CNI)" >&2
+  exit 1
+fi
+jar="$top/image-service/target/lamina.jar"
+classes="$top/e2e/target/test-classes"
+fstest="$top/snapshotter/target/test-classes"
+if [ ! -f "$jar" ] || [ ! -f "$classes/dev/lamina/e2e/CriNodeBench.class" ]; then
+  echo "$0: build first: (cd $top && mvn -q -DskipTests package && mvn -q -pl e2e -am test-compile -DskipTests)" >&2
+  exit 1
+fi
+if [ -z "$work" ]; then
+  work="$(mktemp -d /tmp/lamina-cri-node.XXXXXX)"
+  trap 'rm -rf "$work"' EXIT
+fi
+cd "$top"
+java -cp "$classes:$fstest:$jar" dev.lamina.e2e.CriNodeBench "$work" "$rounds"
