@@ -213,7 +213,8 @@ class ContainerdRegistrationTest {
 
   /**
    * containerd's collector removes every backend snapshot it has no record of, which includes a
-   * layer lamina is unpacking: a pull slowed down by a relay, with collections all through it,
+   * layer lamina is unpacking, whenever a snapshot was removed through containerd since its last
+   * collection: a pull slowed down by a relay, with such removals and collections all through it,
    * still completes, and containerd runs the image.
    */
   @Test
@@ -236,6 +237,10 @@ class ContainerdRegistrationTest {
           () -> cri.pull(slow, null, Duration.ofMinutes(2)));
       int collections = 0;
       while (!pull.isDone()) {
+        // as a pod sandbox's removal does: a snapshot removed marks lamina's snapshotter for collection
+        String key = "sandbox-" + collections;
+        harness.containerdClient().prepare(key, "");
+        harness.containerdClient().remove(key);
         harness.collectGarbage();
         collections++;
       }
