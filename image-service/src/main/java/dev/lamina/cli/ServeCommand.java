@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import sun.misc.Signal;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
@@ -116,6 +117,8 @@ final class ServeCommand implements Callable<Integer> {
       description = "How long a shutdown waits for calls in flight. Default: ${DEFAULT-VALUE}.")
   long shutdownSeconds;
 
+  @Mixin MetricsOptions metrics = new MetricsOptions();
+
   @Override
   public Integer call() throws Exception {
     configureLogging();
@@ -150,7 +153,7 @@ final class ServeCommand implements Callable<Integer> {
         .withConcurrency(layersPerPull, layersInTotal)
         .withDropCompressedLayers(dropCompressedLayers)
         .withPinnedReferences(Set.copyOf(pinnedImages))
-        .withProcessors(processors), registry));
+        .withProcessors(processors), registry), metrics.options());
     LoggerFactory.getLogger(ServeCommand.class).info("gzip layers are inflated by {}",
         processors.gunzip().map(Path::toString).orElse("the JVM (zlib)"));
     Thread hook = new Thread(() -> {
