@@ -36,7 +36,8 @@ public final class Main implements Runnable {
 
   /** The verbs, in the order help lists them. */
   private static final List<Class<?>> VERBS = List.of(ServeCommand.class, LayerCommand.class, PullCommand.class,
-      ImagesCommand.class, InspectImageCommand.class, RemoveImageCommand.class, ImageFsInfoCommand.class);
+      ImagesCommand.class, InspectImageCommand.class, RemoveImageCommand.class, ImageFsInfoCommand.class,
+      PsCommand.class);
 
   /** The verb whose {@code @Command} name or alias is {@code word}, or null. */
   private static Class<?> verbNamed(String word) {

@@ -243,6 +243,11 @@ public final class Server implements Closeable {
     return snapshotterName;
   }
 
+  /** Metrics, sizes and pods, or null when the server has none. */
+  public Telemetry telemetry() {
+    return telemetry;
+  }
+
   /** Binds every socket and starts serving. */
   public void start() throws IOException {
     synchronized (lock) {
