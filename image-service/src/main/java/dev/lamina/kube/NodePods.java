@@ -99,8 +99,8 @@ public final class NodePods implements Pods, Closeable {
     Map<String, PodContainer> index = new HashMap<>();
     for (Pod p : informer.getStore().list()) {
       PodStatus s = p.getStatus();
-      if (s == null) {
-        continue;
+      if (s == null || p.getSpec() == null || !node.equals(p.getSpec().getNodeName())) {
+        continue; // the field selector should have left it out
       }
       String ns = p.getMetadata().getNamespace();
       String name = p.getMetadata().getName();
