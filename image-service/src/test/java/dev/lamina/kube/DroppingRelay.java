@@ -14,7 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * A TCP relay on 127.0.0.1 to another port that can drop every connection through it and hold
  * new ones for a while: an API server's watch that breaks, as a node's network does.
  */
-final class DroppingRelay implements AutoCloseable {
+public final class DroppingRelay implements AutoCloseable {
   private final ServerSocket listener;
   private final int target;
   private final List<Socket> open = new CopyOnWriteArrayList<>();
@@ -28,12 +28,12 @@ final class DroppingRelay implements AutoCloseable {
     t.start();
   }
 
-  int port() {
+  public int port() {
     return listener.getLocalPort();
   }
 
   /** Closes every connection, and holds new ones unconnected until {@link #resume}. */
-  void drop() {
+  public void drop() {
     refusing = true;
     for (Socket s : open) {
       close(s);
@@ -41,7 +41,7 @@ final class DroppingRelay implements AutoCloseable {
     open.clear();
   }
 
-  void resume() {
+  public void resume() {
     refusing = false;
   }
 
