@@ -135,6 +135,12 @@ final class CriClient implements AutoCloseable {
     return ImageServiceGrpc.newBlockingStub(channel).withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
   }
 
+  /** lamina's own {@code lamina.v1.Containers}, served beside the CRI ImageService. */
+  dev.lamina.api.v1.ContainersGrpc.ContainersBlockingStub containers() {
+    return dev.lamina.api.v1.ContainersGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
   /** A stub without deadline, for pulls. */
   ImageServiceGrpc.ImageServiceBlockingStub imagesNoDeadline() {
     return ImageServiceGrpc.newBlockingStub(channel);

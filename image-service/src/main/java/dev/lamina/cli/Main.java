@@ -49,7 +49,7 @@ public final class Main implements Runnable {
   /** The verbs, in the order help lists them. */
   private static final List<Class<?>> VERBS = List.of(ServeCommand.class, LayerCommand.class, PullCommand.class,
       ImagesCommand.class, InspectImageCommand.class, RemoveImageCommand.class, ImageFsInfoCommand.class,
-      ConfigCommand.class);
+      PsCommand.class, ConfigCommand.class);
 
   /** The verb whose {@code @Command} name or alias is {@code word}, or null. */
   private static Class<?> verbNamed(String word) {

@@ -110,6 +110,8 @@ final class ServeCommand implements Callable<Integer> {
 
   @Mixin LoggingOptions logging = new LoggingOptions();
 
+  @Mixin MetricsOptions metrics = new MetricsOptions();
+
   @Override
   public Integer call() throws Exception {
     logging.apply();
@@ -148,7 +150,8 @@ final class ServeCommand implements Callable<Integer> {
         .withProcessors(processors), registry);
     Optional<ContainerdSettings> link = containerd.settings();
     Server server = Server.create(config, link.isEmpty() ? local : (cfg, snapshots, content) ->
-        RegisteringImageManager.start(local.open(cfg, snapshots, content), snapshots, content, link.get()));
+        RegisteringImageManager.start(local.open(cfg, snapshots, content), snapshots, content, link.get()),
+        metrics.options());
     LoggerFactory.getLogger(ServeCommand.class).info("{}", registry.hosts().describe());
     LoggerFactory.getLogger(ServeCommand.class).info("gzip layers are inflated by {}",
         processors.gunzip().map(Path::toString).orElse("the JVM (zlib)"));

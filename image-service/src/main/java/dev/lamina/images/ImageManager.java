@@ -32,7 +32,7 @@ public interface ImageManager {
    * Deletes what no image, active snapshot or pull needs any more (also done by {@link #remove});
    * for when something outside the image manager let go of a layer.
    */
-  default void collectGarbage() throws IOException {}
+  void collectGarbage() throws IOException;
 
   /** Usage of the image filesystem, from counters kept on commit and remove: never a walk. */
   FilesystemUsage usage() throws IOException;

@@ -169,6 +169,13 @@ public final class LocalImageManager implements ImageManager, Closeable {
           l.layerDone(layer, reused);
         }
       }
+
+      @Override
+      public void layerSkipped(Digest layer, long size) {
+        for (PullListener l : listeners) {
+          l.layerSkipped(layer, size);
+        }
+      }
     };
   }
 

@@ -14,4 +14,7 @@ public interface PullListener {
 
   /** The layer is unpacked and committed (or was already there, with {@code reused}). */
   default void layerDone(Digest layer, boolean reused) {}
+
+  /** The layer's snapshot was already committed: its {@code size} compressed bytes are not downloaded. */
+  default void layerSkipped(Digest layer, long size) {}
 }

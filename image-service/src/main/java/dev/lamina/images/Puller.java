@@ -176,6 +176,7 @@ final class Puller implements Closeable {
       }
       listener.resolved(ref.toString(), manifest.descriptor().digest(), chain.size() - prefix, toFetch);
       for (int i = 0; i < prefix; i++) {
+        listener.layerSkipped(manifest.layers().get(i).digest(), manifest.layers().get(i).size());
         listener.layerDone(manifest.layers().get(i).digest(), true);
       }
       int[] counts = unpackLayers(c, info, prefix);

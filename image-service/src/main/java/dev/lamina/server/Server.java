@@ -9,6 +9,7 @@ import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageManagerOptions;
 import dev.lamina.images.LocalImageManager;
+import dev.lamina.metrics.Telemetry;
 import dev.lamina.processor.StreamProcessors;
 import dev.lamina.remotes.RegistryClient;
 import dev.lamina.remotes.RegistryOptions;
@@ -85,6 +86,8 @@ public final class Server implements Closeable {
   private EventLoopGroup workers;
   private boolean started;
   private boolean closed;
+  /** Metrics, sizes and pods; null: none. */
+  private final Telemetry telemetry;
 
   /**
    * @param snapshotterName the snapshotter that runs, for the logs
@@ -94,6 +97,13 @@ public final class Server implements Closeable {
    */
   public Server(ServerConfig config, String snapshotterName, List<Closeable> state,
       List<BindableService> snapshotterServices, List<BindableService> criServices) {
+    this(config, snapshotterName, state, snapshotterServices, criServices, null);
+  }
+
+  /** @param telemetry times the snapshot calls and starts with the server (it closes with {@code state}); null: none */
+  Server(ServerConfig config, String snapshotterName, List<Closeable> state,
+      List<BindableService> snapshotterServices, List<BindableService> criServices, Telemetry telemetry) {
+    this.telemetry = telemetry;
     this.config = config;
     this.snapshotterName = snapshotterName;
     this.state = List.copyOf(state);
@@ -140,6 +150,14 @@ public final class Server implements Closeable {
    *     config.criSocket()}; null: the CRI socket is not opened
    */
   public static Server create(ServerConfig config, ImageManagerFactory imageManager) throws IOException {
+    return create(config, imageManager, null);
+  }
+
+  /**
+   * The same, with metrics, container sizes and pod labels ({@link Telemetry}); null: none.
+   */
+  public static Server create(ServerConfig config, ImageManagerFactory imageManager, Telemetry.Options telemetryOptions)
+      throws IOException {
     Path root = config.root();
     UnixSockets.createDirectories(root, "state directory");
     List<Closeable> opened = new ArrayList<>();
@@ -150,6 +168,10 @@ public final class Server implements Closeable {
       opened.add(snapshotter);
       LocalContentStore content = LocalContentStore.open(root.resolve("content"));
       opened.add(content);
+      Telemetry telemetry = telemetryOptions == null ? null : Telemetry.open(telemetryOptions, snapshotter, content);
+      if (telemetry != null) {
+        opened.add(telemetry);
+      }
 
       Map<String, Differ> available = new LinkedHashMap<>();
       available.put(WalkingDiffer.NAME, new WalkingDiffer(content, StreamProcessors.builtIn(),
@@ -172,7 +194,8 @@ public final class Server implements Closeable {
       List<Closeable> state = new ArrayList<>(opened);
       ImageManager images = null;
       if (imageManager != null) {
-        images = imageManager.open(config, snapshotter, content);
+        ImageManager local = imageManager.open(config, snapshotter, content);
+        images = telemetry == null ? local : telemetry.meter(local);
         if (images instanceof Closeable c) {
           opened.add(c);
           state.add(0, c);
@@ -180,7 +203,7 @@ public final class Server implements Closeable {
         CriImageService cri = new CriImageService(images);
         opened.add(cri);
         state.add(0, cri);
-        criServices = List.of(cri);
+        criServices = telemetry == null ? List.of(cri) : List.of(cri, telemetry.containersService());
       }
       ImageStoreGuard guard = new ImageStoreGuard(snapshotter, images);
       opened.add(guard);
@@ -188,7 +211,11 @@ public final class Server implements Closeable {
       List<BindableService> snapshotterServices = List.of(
           new SnapshotsService(snapshotter, config.snapshotterName(), guard),
           new DiffService(diff));
-      return new Server(config, kind.id(), state, snapshotterServices, criServices);
+      if (telemetry != null) { // stops sweeping before the snapshotter closes
+        state.remove(telemetry);
+        state.add(0, telemetry);
+      }
+      return new Server(config, kind.id(), state, snapshotterServices, criServices, telemetry);
     } catch (IOException | RuntimeException e) {
       for (int i = opened.size() - 1; i >= 0; i--) {
         try {
@@ -218,6 +245,11 @@ public final class Server implements Closeable {
 
   public String snapshotterName() {
     return snapshotterName;
+  }
+
+  /** Metrics, sizes and pods, or null when the server has none. */
+  public Telemetry telemetry() {
+    return telemetry;
   }
 
   /** Binds every socket and starts serving. */
@@ -256,6 +288,9 @@ public final class Server implements Closeable {
               .intercept(placement)
               .maxConcurrentCallsPerConnection(maxCalls)
               .addService(health.getHealthService());
+          if (telemetry != null) {
+            b.intercept(telemetry.calls()); // added last, runs first: it sees the time and status callers see
+          }
           for (BindableService s : e.services()) {
             b.addService(ServerInterceptors.intercept(s, errors));
             health.setStatus(s.bindService().getServiceDescriptor().getName(),
@@ -276,6 +311,9 @@ public final class Server implements Closeable {
             config.criSocket());
       }
       LOG.info("snapshotter {} with state under {}", snapshotterName, config.root());
+      if (telemetry != null) {
+        telemetry.start();
+      }
     }
   }
 
@@ -306,6 +344,9 @@ public final class Server implements Closeable {
       closed = true;
     }
     IOException problem = null;
+    if (telemetry != null) {
+      telemetry.stopping();
+    }
     try {
       health.enterTerminalState();
       for (io.grpc.Server s : servers) {

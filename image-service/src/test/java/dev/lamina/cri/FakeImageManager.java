@@ -147,6 +147,11 @@ public final class FakeImageManager implements ImageManager {
     return usage;
   }
 
+  @Override
+  public void collectGarbage() {
+    // holds records only: nothing to collect
+  }
+
   private void check() throws IOException {
     if (failEverything != null) {
       throw failEverything;

@@ -71,6 +71,11 @@ class ServerCriSocketTest {
     public dev.lamina.images.FilesystemUsage usage() throws java.io.IOException {
       return delegate.usage();
     }
+
+    @Override
+    public void collectGarbage() throws java.io.IOException {
+      delegate.collectGarbage();
+    }
   }
 
   @Test
