@@ -88,7 +88,7 @@ public final class Telemetry implements Closeable {
   private volatile ImageManager images;
   private volatile Pods pods = Pods.NONE;
   private volatile boolean ready;
-  private NodePods nodePods;
+  private volatile NodePods nodePods;
   private MetricsEndpoint endpoint;
 
   private Telemetry(Options options, Snapshotter snapshotter, Manager content) {
@@ -126,6 +126,12 @@ public final class Telemetry implements Closeable {
 
   public PrometheusMeterRegistry registry() {
     return registry;
+  }
+
+  /** Whether the pods of this node are listed and watched now (false without a node name or API). */
+  public boolean watchingPods() {
+    NodePods n = nodePods;
+    return n != null && n.watching();
   }
 
   /** The metrics endpoint's port, or -1 when there is none. */
