@@ -47,18 +47,22 @@ final class CriNode implements AutoCloseable {
   private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
 
   private final Path dir;
-  private final ContainerdLaminaProcess lamina;
-  private final Process containerd;
+  private final List<String> serveOptions;
+  private final Path containerdConfig;
   private final Path containerdSocket;
   private final Path containerdLog;
   private final String bridge;
+  private ContainerdLaminaProcess lamina;
+  private Process containerd;
   private CriRuntimeClient runtime;
 
-  private CriNode(Path dir, ContainerdLaminaProcess lamina, Process containerd, Path containerdSocket,
-      Path containerdLog, String bridge) {
+  private CriNode(Path dir, ContainerdLaminaProcess lamina, List<String> serveOptions, Process containerd,
+      Path containerdConfig, Path containerdSocket, Path containerdLog, String bridge) {
     this.dir = dir;
     this.lamina = lamina;
+    this.serveOptions = List.copyOf(serveOptions);
     this.containerd = containerd;
+    this.containerdConfig = containerdConfig;
     this.containerdSocket = containerdSocket;
     this.containerdLog = containerdLog;
     this.bridge = bridge;
@@ -110,12 +114,8 @@ final class CriNode implements AutoCloseable {
       Path cniConf = writeCniConfig(dir.resolve("cni"), bridge);
       Path config = writeConfig(dir, containerdSocket, laminaSocket, hosts, cniConf, sandboxImage, criSnapshotter);
       Path log = dir.resolve("containerd.log");
-      containerd = new ProcessBuilder("/usr/bin/containerd", "--config", config.toString())
-          .redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-          .start();
-      containerd.getOutputStream().close();
-      CriNode node = new CriNode(dir, lamina, containerd, containerdSocket, log, bridge);
+      containerd = startContainerd(config, log);
+      CriNode node = new CriNode(dir, lamina, serve, containerd, config, containerdSocket, log, bridge);
       node.awaitCri(READY_TIMEOUT);
       return node;
     } catch (IOException | RuntimeException e) {
@@ -245,6 +245,46 @@ final class CriNode implements AutoCloseable {
     return b;
   }
 
+  private static Process startContainerd(Path config, Path log) throws IOException {
+    Process p = new ProcessBuilder("/usr/bin/containerd", "--config", config.toString())
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .start();
+    p.getOutputStream().close();
+    return p;
+  }
+
+  /**
+   * Stops lamina, with SIGKILL when {@code crash} (SIGTERM otherwise), and starts it again on the
+   * same root and sockets, as a DaemonSet's restart would; containerd and its pods keep running.
+   */
+  synchronized void restartLamina(boolean crash) throws IOException {
+    ContainerdLaminaProcess old = lamina;
+    if (crash) {
+      try {
+        old.process().destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      }
+    } else {
+      old.stop(Duration.ofSeconds(15));
+    }
+    lamina = ContainerdLaminaProcess.start(old.root(), old.socket(), "overlay", old.log(), List.of(), serveOptions);
+    lamina.awaitCriSocket(READY_TIMEOUT);
+  }
+
+  /** Stops containerd (SIGTERM) and starts it on the same state; shims and pods live on. */
+  synchronized void restartContainerd() throws IOException {
+    if (runtime != null) {
+      runtime.close();
+      runtime = null;
+    }
+    ContainerdHarness.stopProcess(containerd, Duration.ofSeconds(15));
+    containerd = startContainerd(containerdConfig, containerdLog);
+    awaitCri(READY_TIMEOUT);
+  }
+
   /** Waits until the CRI RuntimeService answers {@code Version}: the CRI plugin has loaded. */
   private void awaitCri(Duration timeout) throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
@@ -277,7 +317,7 @@ final class CriNode implements AutoCloseable {
     return containerdSocket;
   }
 
-  ContainerdLaminaProcess lamina() {
+  synchronized ContainerdLaminaProcess lamina() {
     return lamina;
   }
 

@@ -89,6 +89,74 @@ class CriPodTest {
     }
   }
 
+  /**
+   * The lamina-pulled image through both daemons' restarts: lamina SIGKILLed under a running
+   * container (it keeps running, and its writable layer is still measured), containerd's GC after
+   * the container is removed (the image keeps its layers), containerd restarted (a second container
+   * starts from the image), then {@code RemoveImage} through lamina takes it out of containerd too.
+   */
+  @Test
+  void laminaImageOutlivesRestartsAndContainerdsCollectorUntilLaminaRemovesIt() throws Exception {
+    try (CriNode node = CriNode.start(tmp.resolve("node-restarts"), registry.host(), pauseRef, true)) {
+      String imageId;
+      try (CriImagesClient images = CriImagesClient.connect(node.lamina().criSocket())) {
+        imageId = images.pull(imageRef, null, Duration.ofMinutes(2));
+      }
+      String uid = UUID.randomUUID().toString();
+      Path podLogs = Files.createDirectories(node.dir().resolve("pods/default_restarts_" + uid));
+      Files.createDirectories(podLogs.resolve("writer"));
+      Api.PodSandboxConfig pod = CriRuntimeClient.pod("restarts", uid, "default", "restarts-host", podLogs);
+      String podId = node.runtime().runPodSandbox(pod);
+      String first = startWriter(node, podId, pod, imageId, "writer/0.log");
+
+      node.restartLamina(true);
+      assertThat(node.runtime().containerStatus(first).getState()).as("the container, lamina killed under it")
+          .isEqualTo(Api.ContainerState.CONTAINER_RUNNING);
+      assertThat(exec(node.runtime(), first, "cat", "/data/greeting").stdout()).isEqualTo("written-by-pod\n");
+      awaitTrue("ContainerStats after lamina's restart counts the 2 MiB", Duration.ofSeconds(30),
+          () -> node.runtime().containerStats(first).getWritableLayer().getUsedBytes().getValue() >= BLOB_BYTES);
+
+      node.runtime().stopContainer(first, Duration.ofSeconds(10));
+      node.runtime().removeContainer(first);
+      try (ContainerdSnapshotsClient lamina = ContainerdSnapshotsClient.lamina(node.lamina().socket())) {
+        Set<String> committed = committed(lamina);
+        awaitTrue("containerd's GC removes the first container's snapshot", Duration.ofSeconds(30),
+            () -> activeSnapshots(node, lamina).size() <= 1); // the sandbox's own stays
+        assertThat(committed(lamina)).as("lamina's layers after containerd's collections").isEqualTo(committed);
+      }
+
+      node.restartContainerd();
+      String second = startWriter(node, podId, pod, imageId, "writer/1.log");
+      assertThat(exec(node.runtime(), second, "cat", "/etc/added").stdout()).isEqualTo("layer 2\n");
+      node.runtime().stopContainer(second, Duration.ofSeconds(10));
+      node.runtime().removeContainer(second);
+      node.runtime().stopPodSandbox(podId);
+      node.runtime().removePodSandbox(podId);
+
+      try (CriImagesClient lamina = CriImagesClient.connect(node.lamina().criSocket());
+          CriImagesClient containerd = CriImagesClient.connect(node.containerdSocket())) {
+        assertThat(containerd.status(imageId)).as("the image in containerd's CRI before removal").isPresent();
+        lamina.remove(imageId);
+        assertThat(lamina.status(imageId)).isEmpty();
+        awaitTrue("containerd's CRI forgets the image lamina removed", Duration.ofSeconds(20),
+            () -> containerd.status(imageId).isEmpty() && containerd.status(imageRef).isEmpty());
+      }
+    }
+  }
+
+  /** Creates and starts the writer container in the pod and waits until it has written its files. */
+  private static String startWriter(CriNode node, String podId, Api.PodSandboxConfig pod, String imageId,
+      String logPath) {
+    CriRuntimeClient cri = node.runtime();
+    String id = cri.createContainer(podId,
+        CriRuntimeClient.container("writer", imageId, List.of("/bin/sh", "-c", WRITER), logPath), pod);
+    cri.startContainer(id);
+    awaitTrue("container " + id + " writes /data", Duration.ofSeconds(30),
+        () -> exec(cri, id, "cat", "/data/greeting").exitCode() == 0
+            && exec(cri, id, "stat", "-c", "%s", "/data/blob").stdout().strip().equals(Long.toString(BLOB_BYTES)));
+    return id;
+  }
+
   /** kubelet's calls for one pod with one container, the checks on it, and its removal. */
   private static void runPodAndCleanUp(CriNode node, String imageId) throws Exception {
     CriRuntimeClient cri = node.runtime();
@@ -176,6 +244,11 @@ class CriPodTest {
       }
     }
     return active;
+  }
+
+  private static Set<String> committed(ContainerdSnapshotsClient lamina) {
+    return lamina.list().stream().filter(i -> i.getKind() == Kind.COMMITTED).map(Info::getName)
+        .collect(Collectors.toSet());
   }
 
   private static List<String> concat(List<String> head, String... tail) {
