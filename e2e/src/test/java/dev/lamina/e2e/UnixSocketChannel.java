@@ -31,6 +31,7 @@ final class UnixSocketChannel implements AutoCloseable {
     group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("e2e-grpc", true), EpollIoHandler.newFactory());
     channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
         .channelType(EpollDomainSocketChannel.class)
+        .withOption(io.netty.channel.ChannelOption.SO_KEEPALIVE, null) // a unix socket has no TCP keepalive
         .eventLoopGroup(group)
         .overrideAuthority("localhost")
         .usePlaintext()

@@ -47,13 +47,16 @@ public final class UnixSockets {
         .channelType(EpollServerDomainSocketChannel.class)
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
-        .withChildOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(MIN_READ_BUFFER, 2048, 65536));
+        .withChildOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(MIN_READ_BUFFER, 2048, 65536))
+        // grpc-netty asks for TCP keepalive on every connection; a unix socket has none (null unsets it)
+        .withChildOption(ChannelOption.SO_KEEPALIVE, null);
   }
 
   /** A plaintext gRPC channel to {@code socket}, on {@code loop}; replies up to 64 MiB. */
   public static ManagedChannel channel(Path socket, EventLoopGroup loop) {
     return NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
         .channelType(EpollDomainSocketChannel.class)
+        .withOption(ChannelOption.SO_KEEPALIVE, null) // see serverBuilder
         .eventLoopGroup(loop)
         .usePlaintext()
         .maxInboundMessageSize(64 << 20)

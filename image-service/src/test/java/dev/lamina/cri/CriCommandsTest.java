@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lamina.server.UnixSockets;
 import dev.lamina.cli.CommandRun;
 import dev.lamina.cli.Main;
 import dev.lamina.errdefs.ErrorKind;
@@ -13,12 +14,9 @@ import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.services.ErrorMappingInterceptor;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
-import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.unix.DomainSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,10 +53,7 @@ class CriCommandsTest {
     socket = tmp.resolve("lamina.sock");
     service = new CriImageService(images);
     group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-    server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-        .channelType(EpollServerDomainSocketChannel.class)
-        .bossEventLoopGroup(group)
-        .workerEventLoopGroup(group)
+    server = UnixSockets.serverBuilder(socket, group, group)
         .addService(ServerInterceptors.intercept(service, new ErrorMappingInterceptor()))
         .build().start();
   }

@@ -2,18 +2,16 @@ package dev.lamina.cri;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lamina.server.UnixSockets;
 import dev.lamina.cri.runtime.v1.Api;
 import dev.lamina.cri.runtime.v1.ImageServiceGrpc;
 import dev.lamina.server.Server;
 import dev.lamina.server.ServerConfig;
 import dev.lamina.server.SnapshotterKind;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import java.io.Closeable;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -88,8 +86,7 @@ class ServerCriSocketTest {
     try {
       server.start();
       assertThat(Files.exists(config.criSocket())).isTrue();
-      ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(config.criSocket().toString()))
-          .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop).usePlaintext().build();
+      ManagedChannel channel = UnixSockets.channel(config.criSocket(), loop);
       try {
         var cri = ImageServiceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
         assertThat(cri.listImages(Api.ListImagesRequest.getDefaultInstance()).getImagesList())

@@ -13,12 +13,9 @@ import dev.lamina.containerd.snapshots.v1.StatSnapshotRequest;
 import dev.lamina.metrics.Telemetry;
 import dev.lamina.remotes.RegistryOptions;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -62,8 +59,7 @@ class ServerTelemetryTest {
     server = Server.create(config, Server.localImageManager(o -> o, RegistryOptions.defaults()),
         new Telemetry.Options("127.0.0.1:0", Duration.ofMillis(100), "", null));
     server.start();
-    channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(config.snapshotterSocket().toString()))
-        .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop).usePlaintext().build();
+    channel = UnixSockets.channel(config.snapshotterSocket(), loop);
     var snapshots = SnapshotsGrpc.newBlockingStub(channel);
     Path big = Path.of(snapshots.prepare(PrepareSnapshotRequest.newBuilder().setKey("default/4/big").build())
         .getMounts(0).getSource());

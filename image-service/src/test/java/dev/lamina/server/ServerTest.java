@@ -16,7 +16,6 @@ import dev.lamina.containerd.snapshots.v1.UsageRequest;
 import dev.lamina.containerd.snapshots.v1.UsageResponse;
 import dev.lamina.containerd.types.Descriptor;
 import dev.lamina.containerd.types.Mount;
-import dev.lamina.content.Labels;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.posix.FileStat;
@@ -28,13 +27,10 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
@@ -91,11 +87,7 @@ class ServerTest {
   }
 
   ManagedChannel connect(Path socket) {
-    ManagedChannel c = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-        .channelType(EpollDomainSocketChannel.class)
-        .eventLoopGroup(clientLoop)
-        .usePlaintext()
-        .build();
+    ManagedChannel c = UnixSockets.channel(socket, clientLoop);
     channels.add(c);
     return c;
   }
