@@ -1,6 +1,7 @@
 package dev.lamina.content;
 
 import dev.lamina.errdefs.ErrorKind;
+import dev.lamina.sqlite.NativeLibrary;
 import dev.lamina.errdefs.LaminaException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -31,6 +32,7 @@ final class LabelDb implements AutoCloseable {
 
   LabelDb(Path file) throws IOException {
     this.file = file;
+    NativeLibrary.prepare();
     try {
       db = DriverManager.getConnection("jdbc:sqlite:" + file);
       try (Statement st = db.createStatement()) {

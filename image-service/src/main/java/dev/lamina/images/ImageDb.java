@@ -1,6 +1,7 @@
 package dev.lamina.images;
 
 import dev.lamina.digest.Digest;
+import dev.lamina.sqlite.NativeLibrary;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import java.io.Closeable;
@@ -57,6 +58,7 @@ final class ImageDb implements Closeable {
 
   static ImageDb open(Path file) throws IOException {
     Files.createDirectories(file.toAbsolutePath().getParent());
+    NativeLibrary.prepare();
     SQLiteConfig config = new SQLiteConfig();
     config.setJournalMode(SQLiteConfig.JournalMode.WAL);
     config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);

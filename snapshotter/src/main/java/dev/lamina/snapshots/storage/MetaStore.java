@@ -1,6 +1,7 @@
 package dev.lamina.snapshots.storage;
 
 import dev.lamina.errdefs.ErrorKind;
+import dev.lamina.sqlite.NativeLibrary;
 import dev.lamina.errdefs.LaminaException;
 import java.io.Closeable;
 import java.io.IOException;
@@ -88,6 +89,7 @@ public final class MetaStore implements Closeable {
   }
 
   private Connection connect() throws IOException {
+    NativeLibrary.prepare();
     SQLiteConfig config = new SQLiteConfig();
     config.setJournalMode(SQLiteConfig.JournalMode.WAL);
     config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
