@@ -25,7 +25,8 @@ import picocli.CommandLine.Model.CommandSpec;
     name = "apply",
     mixinStandardHelpOptions = true,
     description = {
-      "Apply an OCI layer (tar, tar+gzip or tar+zstd, detected from its first bytes) onto DIR.",
+      "Apply an OCI layer (tar, tar+gzip or tar+zstd) onto DIR.",
+      "The compression is detected from the layer's first bytes.",
       "Prints the diff ID (digest of the uncompressed tar) and sizes."
     })
 final class LayerApplyCommand implements Callable<Integer> {
