@@ -33,19 +33,20 @@ import picocli.CommandLine.Spec;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = {
-      "Benchmark layer application in a warm JVM against GNU tar on the same layers (needs root:",
-      "every run gets a fresh ext4 loop filesystem). Prints medians, MB/s and entries/s."
+      "Benchmark layer application in a warm JVM against GNU tar on the same layers.",
+      "Needs root: every run gets a fresh ext4 loop filesystem. Prints medians, MB/s and entries/s."
     })
 final class BenchCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--runs", defaultValue = "5", description = "Counted runs per side. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--runs", paramLabel = "N", defaultValue = "5", description = "Counted runs per side. Default: ${DEFAULT-VALUE}.")
   int runs;
 
-  @Option(names = "--warmup", defaultValue = "2", description = "Uncounted lamina runs first. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--warmup", paramLabel = "N", defaultValue = "2", description = "Uncounted lamina runs first. Default: ${DEFAULT-VALUE}.")
   int warmup;
 
-  @Option(names = "--work", defaultValue = "/var/tmp/lamina-bench-apply", description = "Scratch directory.")
+  @Option(names = "--work", paramLabel = "DIR", defaultValue = "/var/tmp/lamina-bench-apply",
+      description = "Scratch directory. Default: ${DEFAULT-VALUE}.")
   Path work;
 
   @Parameters(paramLabel = "LAYER", arity = "1..*", description = "Layer files (tar, tar+gzip, tar+zstd).")

@@ -24,7 +24,7 @@ final class ConfigCommand implements Runnable {
   }
 
   @Command(name = "default", mixinStandardHelpOptions = true,
-      description = "Print a configuration file with every serve option at its default, each with its description.")
+      description = "Print a configuration file with every serve option at its default and its description.")
   static final class Default implements Callable<Integer> {
     @Override
     public Integer call() {
@@ -43,8 +43,8 @@ final class ConfigCommand implements Runnable {
   }
 
   @Command(name = "check", mixinStandardHelpOptions = true,
-      description = "Check a configuration file against serve's options, as serve --config FILE would at start, "
-          + "without starting anything. Exit 0 when serve accepts it.")
+      description = {"Check a configuration file against serve's options without starting anything.",
+          "Checks as serve --config FILE would at start. Exit 0 when serve accepts it."})
   static final class Check implements Callable<Integer> {
     @CommandLine.Parameters(paramLabel = "FILE", description = "The TOML file.")
     Path file;

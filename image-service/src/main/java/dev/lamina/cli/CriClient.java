@@ -58,8 +58,8 @@ final class CriClient implements AutoCloseable {
   /** The {@code --socket} option every CRI command mixes in. */
   static final class SocketOption {
     @Option(names = "--socket", paramLabel = "PATH",
-        description = "The daemon's CRI socket (PATH or unix://PATH). Default: $" + SOCKET_ENV + ", else "
-            + DEFAULT_SOCKET + ".")
+        description = "The daemon's CRI socket, PATH or unix://PATH. Default: $" + SOCKET_ENV + " when set, "
+            + "else " + DEFAULT_SOCKET + ".")
     String socket;
 
     Path path() {

@@ -24,8 +24,8 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Show an image's status and verbose info as JSON (crictl inspecti).",
-      "Prints {\"status\": Image, \"info\": {...}}; the info holds the image config (imageSpec), its",
-      "chain IDs and manifest digest.",
+      "Prints {\"status\": Image, \"info\": {...}}; the info holds the image config (imageSpec), its "
+          + "chain IDs and manifest digest.",
       "With more than one REF, a JSON array."
     })
 final class InspectImageCommand implements Callable<Integer> {

@@ -12,6 +12,7 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -25,7 +26,8 @@ import picocli.CommandLine.Model.CommandSpec;
     name = "apply",
     mixinStandardHelpOptions = true,
     description = {
-      "Apply an OCI layer (tar, tar+gzip or tar+zstd, detected from its first bytes) onto DIR.",
+      "Apply an OCI layer (tar, tar+gzip or tar+zstd) onto DIR.",
+      "The compression is detected from the layer's first bytes.",
       "Prints the diff ID (digest of the uncompressed tar) and sizes."
     })
 final class LayerApplyCommand implements Callable<Integer> {
@@ -62,16 +64,33 @@ final class LayerApplyCommand implements Callable<Integer> {
     };
     Digest expected = diffId == null ? null : Digest.parse(diffId);
     Files.createDirectories(dir);
+    // The diff ID is known only once the whole layer is read. Into an empty DIR, the layer is
+    // applied in a new directory beside it, which replaces DIR only when the digest matches; a DIR
+    // with content is applied in place, and a mismatch leaves it partly written.
+    Path staging = expected != null && isEmpty(dir) ? stagingDir(dir) : null;
+    Path target = staging == null ? dir : staging;
     ApplyOptions options = ApplyOptions.defaults().withWhiteouts(mode).withAllowDevices(!noDevices);
     AppliedLayer applied;
     try (InputStream in = layer.equals("-") ? System.in : Files.newInputStream(Path.of(layer))) {
       applied = new StreamApplier(StreamProcessors.builtIn())
-          .apply(new LayerBlob("", in, expected, Map.of()), dir, options);
+          .apply(new LayerBlob("", in, expected, Map.of()), target, options);
+      if (staging != null) {
+        Files.delete(dir);
+        Files.move(staging, dir, StandardCopyOption.ATOMIC_MOVE);
+        staging = null;
+      }
     } catch (java.nio.file.NoSuchFileException e) {
       throw LaminaException.notFound("layer file " + e.getFile() + " does not exist");
     } catch (LaminaException e) {
+      String state = staging != null ? " (" + dir + " is unchanged)"
+          : expected != null && e.kind() == dev.lamina.errdefs.ErrorKind.DATA_LOSS
+              ? " (" + dir + " had content, so the layer was applied in place: it may be partly written)" : "";
       throw new LaminaException(e.kind(), "apply " + layer + " onto " + dir + ": " + e.getMessage()
-          + hint(e), e);
+          + hint(e) + state, e);
+    } finally {
+      if (staging != null) {
+        removeTree(staging);
+      }
     }
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
@@ -94,6 +113,40 @@ final class LayerApplyCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  private static boolean isEmpty(Path dir) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> entries = Files.list(dir)) {
+      return entries.findAny().isEmpty();
+    }
+  }
+
+  /** A new directory beside {@code dir}, on its file system, with {@code dir}'s permissions. */
+  private static Path stagingDir(Path dir) throws java.io.IOException {
+    Path absolute = dir.toAbsolutePath();
+    Path staging = absolute.resolveSibling("." + absolute.getFileName() + ".apply-" + ProcessHandle.current().pid()
+        + "-" + System.nanoTime());
+    Files.createDirectory(staging);
+    Files.setPosixFilePermissions(staging, Files.getPosixFilePermissions(absolute));
+    return staging;
+  }
+
+  /** Deletes a tree without following its symlinks. */
+  private static void removeTree(Path root) throws java.io.IOException {
+    Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
+      @Override
+      public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs)
+          throws java.io.IOException {
+        Files.delete(file);
+        return java.nio.file.FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public java.nio.file.FileVisitResult postVisitDirectory(Path d, java.io.IOException e) throws java.io.IOException {
+        Files.delete(d);
+        return java.nio.file.FileVisitResult.CONTINUE;
+      }
+    });
   }
 
   private static String hint(LaminaException e) {

@@ -26,9 +26,9 @@ import picocli.CommandLine.Spec;
     name = "diff",
     mixinStandardHelpOptions = true,
     description = {
-      "Write the OCI layer that turns LOWER into UPPER: additions and changes as entries, removals as",
-      "whiteouts. Equal trees give byte-identical layers. With --overlay-upper, UPPER is an overlayfs",
-      "upper directory and LOWER is not read."
+      "Write the OCI layer that turns LOWER into UPPER.",
+      "Additions and changes become entries, removals whiteouts. Equal trees give byte-identical "
+          + "layers. With --overlay-upper, UPPER is an overlayfs upper directory and LOWER is not read."
     })
 final class LayerDiffCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -47,10 +47,11 @@ final class LayerDiffCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the result as JSON.")
   boolean json;
 
-  @Parameters(index = "0", paramLabel = "LOWER")
+  @Parameters(index = "0", paramLabel = "LOWER", description = "The directory before the change.")
   Path lower;
 
-  @Parameters(index = "1", paramLabel = "UPPER")
+  @Parameters(index = "1", paramLabel = "UPPER",
+      description = "The directory after the change, or with --overlay-upper an overlayfs upper directory.")
   Path upper;
 
   @Override

@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
 @Command(
     name = "lamina",
     mixinStandardHelpOptions = true,
+    usageHelpAutoWidth = true,
     versionProvider = VersionProvider.class,
     description = "Node-local CRI image service: pulls OCI images, unpacks layers, serves snapshots.")
 public final class Main implements Runnable {
@@ -21,6 +22,24 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns the exit code (0 ok, 1 failed, 2 usage). */
   public static int run(String... args) {
+    CommandLine cl = commandLine(args);
+    CommandLine serve = cl.getSubcommands().get("serve");
+    if (serve != null) {
+      try {
+        ConfigOptions.install(serve, args);
+      } catch (ConfigException e) {
+        System.err.println("lamina serve: " + e.getMessage());
+        return 2;
+      }
+    }
+    return cl.execute(args);
+  }
+
+  /**
+   * The command tree for {@code args}: only the verb being run, or every verb when args name none.
+   * Help is as wide as the terminal (80 columns when that is unknown), wrapped between words.
+   */
+  static CommandLine commandLine(String... args) {
     CommandLine cl = new CommandLine(new Main());
     // Building a command's model reflects over all its options; a client verb is mostly start-up
     // time, so only the verb being run is built (every verb for help, options or an unknown verb).
@@ -32,18 +51,10 @@ public final class Main implements Runnable {
       cl.addSubcommand(CommandLine.HelpCommand.class);
     }
     cl.setExecutionExceptionHandler(new ErrorReporter());
-    CommandLine serve = cl.getSubcommands().get("serve");
-    if (serve != null) {
-      try {
-        ConfigOptions.install(serve, args);
-      } catch (ConfigException e) {
-        System.err.println("lamina serve: " + e.getMessage());
-        return 2;
-      }
-    }
+    cl.setUsageHelpAutoWidth(true); // after the verbs are added: applies to every subcommand
     // every verb's --version says what the top level says
     cl.getSubcommands().values().forEach(sub -> sub.getCommandSpec().versionProvider(new VersionProvider()));
-    return cl.execute(args);
+    return cl;
   }
 
   /** The verbs, in the order help lists them. */

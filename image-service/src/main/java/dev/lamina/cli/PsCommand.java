@@ -18,9 +18,10 @@ import picocli.CommandLine.Spec;
     name = "ps",
     mixinStandardHelpOptions = true,
     description = {
-      "List the containers whose root filesystems are lamina's snapshots, largest writable layer first:",
-      "SizeRw (what the container wrote), SizeRootFs (SizeRw plus its image's layers), inodes, and the",
-      "pod when the daemon knows it. Sizes are the daemon's last background measurement (--size-interval)."
+      "List the containers on lamina's snapshots, largest writable layer first.",
+      "Columns: SizeRw (what the container wrote), SizeRootFs (SizeRw plus its image's layers), inodes, "
+          + "and the pod when the daemon knows it. Sizes are the daemon's last background measurement "
+          + "(--size-interval)."
     })
 final class PsCommand implements Callable<Integer> {
   @Spec CommandSpec spec;

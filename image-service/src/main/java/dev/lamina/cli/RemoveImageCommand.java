@@ -19,15 +19,15 @@ import picocli.CommandLine.Spec;
     description = {
       "Remove images by ID, ID prefix, tag or digest (crictl rmi).",
       "As CRI defines it, removing an image by one tag removes the whole image with all its tags.",
-      "Prints \"Deleted: NAME\" for each name removed; a REF that names no image is an error, the",
-      "others are still removed."
+      "Prints \"Deleted: NAME\" for each name removed; a REF that names no image is an error, the "
+          + "others are still removed."
     })
 final class RemoveImageCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Mixin CriClient.SocketOption socket;
 
-  @Parameters(arity = "1..*", paramLabel = "REF")
+  @Parameters(arity = "1..*", paramLabel = "REF", description = "Image ID, ID prefix, tag or digest reference.")
   List<String> refs;
 
   @Override

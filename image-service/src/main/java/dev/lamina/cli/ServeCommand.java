@@ -32,9 +32,9 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = {
       "Run the lamina daemon.",
-      "Serves the CRI image service on --socket (for kubelet and crictl) and containerd's Snapshots",
-      "and Diff APIs on --snapshotter-socket (for containerd's proxy_plugins), with state under the",
-      "root directory. SIGTERM drains the calls in flight, then removes the sockets."
+      "Serves the CRI image service on --socket (for kubelet and crictl) and containerd's Snapshots "
+          + "and Diff APIs on --snapshotter-socket (for containerd's proxy_plugins), with state under the "
+          + "root directory. SIGTERM drains the calls in flight, then removes the sockets."
     })
 final class ServeCommand implements Callable<Integer> {
   @Mixin ConfigOptions configOptions;

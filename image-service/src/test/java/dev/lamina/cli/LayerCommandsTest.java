@@ -97,6 +97,41 @@ class LayerCommandsTest {
   }
 
   @Test
+  void aDiffIdMismatchLeavesAnEmptyDirUnchanged() throws Exception {
+    Path layer = tmp.resolve("l.tar");
+    writeTar(layer, TarEntry.file("f", 1, 0644, 0, 0, 0), "x");
+    Path dir = Files.createDirectories(tmp.resolve("work/dir"));
+    CommandRun r = lamina("layer", "apply", "--diff-id", "sha256:" + "0".repeat(64), dir.toString(), layer.toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).contains("diff ID mismatch").contains(dir + " is unchanged");
+    assertThat(dir).isEmptyDirectory();
+    assertThat(tmp.resolve("work")).as("no staging directory left beside DIR").isDirectoryContaining(p -> true)
+        .satisfies(w -> assertThat(Files.list(w).toList()).containsExactly(dir));
+
+    CommandRun fresh = lamina("layer", "apply", "--diff-id", "sha256:" + "0".repeat(64),
+        tmp.resolve("work/new").toString(), layer.toString());
+    assertThat(fresh.exit()).isEqualTo(1);
+    assertThat(tmp.resolve("work/new")).isEmptyDirectory();
+
+    CommandRun ok = lamina("layer", "apply", "--diff-id", sha256(layer), dir.toString(), layer.toString());
+    assertThat(ok.exit()).as(ok.err()).isZero();
+    assertThat(Files.readString(dir.resolve("f"))).isEqualTo("x");
+    assertThat(Files.list(tmp.resolve("work")).map(p -> p.getFileName().toString()).sorted().toList())
+        .containsExactly("dir", "new");
+  }
+
+  @Test
+  void aDiffIdMismatchOnADirWithContentSaysItMayBePartlyWritten() throws Exception {
+    Path layer = tmp.resolve("l.tar");
+    writeTar(layer, TarEntry.file("f", 1, 0644, 0, 0, 0), "x");
+    Path dir = Files.createDirectories(tmp.resolve("dir"));
+    Files.writeString(dir.resolve("old"), "old");
+    CommandRun r = lamina("layer", "apply", "--diff-id", "sha256:" + "0".repeat(64), dir.toString(), layer.toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).contains("diff ID mismatch").contains("may be partly written");
+  }
+
+  @Test
   void usageErrorsSayWhatIsWrong() throws IOException {
     CommandRun missing = lamina("layer", "apply", tmp.resolve("d").toString(), tmp.resolve("nope.tar").toString());
     assertThat(missing.exit()).isEqualTo(1);

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -101,6 +102,9 @@ class LoggingOptionsTest {
         .contains("registry configuration from " + tmp.resolve("hosts") + " (read at every pull): " + authority);
     assertThat(log.toLowerCase(Locale.ROOT)).doesNotContain("s3cret");
     assertThat(log).doesNotContain(BASIC.substring("Basic ".length()));
+    assertThat(log).as("no Authorization header value")
+        .doesNotContainPattern("(?i)\\b(basic|bearer) (?!challenge)[A-Za-z0-9+/=._-]{8,}")
+        .doesNotContainPattern("(?i)authorization\\W+\\w");
     List<String> lines = log.lines().filter(l -> !l.isBlank()).toList();
     if (format.equals("json")) {
       ObjectMapper json = new ObjectMapper();
@@ -115,5 +119,28 @@ class LoggingOptionsTest {
       assertThat(lines).anyMatch(l -> l.contains(" DEBUG dev.lamina."));
       assertThat(lines).noneMatch(l -> l.startsWith("{"));
     }
+  }
+
+  @Test
+  void theStartSaysWhenThereIsNoRegistryConfiguration() throws Exception {
+    String log;
+    try (ServeProcess serve = new ServeProcess(Files.createDirectories(tmp.resolve("none")))) {
+      log = serve.stop();
+    }
+    assertThat(log).contains("registry configuration: none (no --registry-config-dir); every registry is reached "
+        + "at its own name over https");
+  }
+
+  @Test
+  void theStartSaysWhichRegistryConfigurationDirectoryIsRead() throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve("certs.d"));
+    Files.createDirectories(dir.resolve("127.0.0.1:5000"));
+    Files.writeString(dir.resolve("127.0.0.1:5000/hosts.toml"), "server = \"http://127.0.0.1:5000\"\n");
+    String log;
+    try (ServeProcess serve = new ServeProcess(Files.createDirectories(tmp.resolve("some")),
+        "--registry-config-dir", dir.toString())) {
+      log = serve.stop();
+    }
+    assertThat(log).contains("registry configuration from " + dir + " (read at every pull): 127.0.0.1:5000");
   }
 }
