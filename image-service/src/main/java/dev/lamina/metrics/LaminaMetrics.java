@@ -58,6 +58,7 @@ public final class LaminaMetrics implements Closeable {
   private final Counter sweepErrors;
   private final AtomicReference<StoreStats> store = new AtomicReference<>(StoreStats.UNKNOWN);
   private final MultiGauge containerRw;
+  private java.util.Map<Tags, java.util.concurrent.atomic.AtomicLongArray> containerValues = java.util.Map.of();
   private final MultiGauge containerRootFs;
   private final MultiGauge containerInodes;
   private final MultiGauge snapshotsByKind;
@@ -202,19 +203,33 @@ public final class LaminaMetrics implements Closeable {
    * outlive their snapshot. Every row has the same label names, empty where unknown (Prometheus
    * treats an empty label as no label).
    */
-  void containers(Iterable<ContainerRow> rows) {
+  /**
+   * Replaces the container series: a row keeps its gauge while its container lasts and only its
+   * values change, so no series is removed and registered again between two scrapes.
+   */
+  synchronized void containers(Iterable<ContainerRow> rows) {
+    java.util.Map<Tags, java.util.concurrent.atomic.AtomicLongArray> next = new java.util.HashMap<>();
     java.util.List<MultiGauge.Row<?>> rw = new java.util.ArrayList<>();
     java.util.List<MultiGauge.Row<?>> rootFs = new java.util.ArrayList<>();
     java.util.List<MultiGauge.Row<?>> inodes = new java.util.ArrayList<>();
     for (ContainerRow r : rows) {
       Tags tags = r.tags();
-      rw.add(MultiGauge.Row.of(tags, r.sizeRw()));
-      rootFs.add(MultiGauge.Row.of(tags, r.sizeRootFs()));
-      inodes.add(MultiGauge.Row.of(tags, r.inodes()));
+      java.util.concurrent.atomic.AtomicLongArray v = containerValues.get(tags);
+      if (v == null) {
+        v = new java.util.concurrent.atomic.AtomicLongArray(3);
+      }
+      v.set(0, r.sizeRw());
+      v.set(1, r.sizeRootFs());
+      v.set(2, r.inodes());
+      next.put(tags, v);
+      rw.add(MultiGauge.Row.of(tags, v, a -> a.get(0)));
+      rootFs.add(MultiGauge.Row.of(tags, v, a -> a.get(1)));
+      inodes.add(MultiGauge.Row.of(tags, v, a -> a.get(2)));
     }
-    containerRw.register(rw, true);
-    containerRootFs.register(rootFs, true);
-    containerInodes.register(inodes, true);
+    containerValues = next; // the gauges hold their values weakly: this map keeps them
+    containerRw.register(rw, false);
+    containerRootFs.register(rootFs, false);
+    containerInodes.register(inodes, false);
   }
 
   @Override
