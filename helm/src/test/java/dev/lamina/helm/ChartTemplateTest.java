@@ -270,7 +270,7 @@ class ChartTemplateTest {
         .contains("\"port\":\"metrics\"").contains("\"path\":\"/metrics\"");
     GenericKubernetesResource rule = r.find(GenericKubernetesResource.class, "PrometheusRule").orElseThrow();
     String groups = Serialization.asYaml(rule.getAdditionalProperties().get("spec"));
-    assertThat(groups).contains("lamina_container_size_rw_bytes > 20 * 1024 * 1024 * 1024");
+    assertThat(groups).contains("lamina_container_rw_bytes > 20 * 1024 * 1024 * 1024");
 
     Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/promtool")), "promtool not installed (apt-get install prometheus)");
     Path rules = Files.writeString(dir.resolve("rules.yaml"), groups);
