@@ -173,6 +173,20 @@ class ContainerSizesPrometheusTest {
   }
 
   @Test
+  @Order(3)
+  void thePullsRegistrationInContainerdIsCountedAndTimed() throws Exception {
+    String text = scrape("text/plain");
+    assertThat(text).as("the pulled image, registered once").contains(
+        "lamina_containerd_registrations_total{outcome=\"registered\"} 1.0")
+        .contains("lamina_containerd_registrations_total{outcome=\"failed\"} 0.0")
+        .contains("lamina_containerd_registration_lag_seconds_count 1");
+    Matcher sum = Pattern.compile("^lamina_containerd_registration_lag_seconds_sum (\\S+)$", Pattern.MULTILINE)
+        .matcher(text);
+    assertThat(sum.find()).isTrue();
+    assertThat(Double.parseDouble(sum.group(1))).as("registration lag, seconds").isGreaterThan(0).isLessThan(10);
+  }
+
+  @Test
   @Order(4)
   void theSeriesGoesWithTheContainersSnapshot() throws Exception {
     harness.ctr("tasks", "delete", CONTAINER).ok();

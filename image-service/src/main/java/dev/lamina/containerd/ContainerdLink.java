@@ -55,6 +55,7 @@ public final class ContainerdLink implements Closeable {
   private boolean closed;
   private volatile boolean reachable;
   private volatile Context.CancellableContext subscription;
+  private volatile RegistrationListener listener = RegistrationListener.NONE;
 
   ContainerdLink(ContainerdClient client, Registrar registrar, ImageManager images) {
     this.client = client;
@@ -76,9 +77,24 @@ public final class ContainerdLink implements Closeable {
     return reachable;
   }
 
+  void listen(RegistrationListener l) {
+    listener = l;
+  }
+
   /** Queues the registration of {@code r}; the future completes once it is registered. */
   synchronized CompletableFuture<Void> register(ImageRecord r) {
-    CompletableFuture<Void> f = toRegister.computeIfAbsent(r.id(), id -> new CompletableFuture<>());
+    CompletableFuture<Void> f = toRegister.computeIfAbsent(r.id(), id -> {
+      long queued = System.nanoTime();
+      CompletableFuture<Void> n = new CompletableFuture<>();
+      n.whenComplete((ok, t) -> {
+        if (t == null) {
+          listener.registered(Duration.ofNanos(System.nanoTime() - queued));
+        } else {
+          listener.failed();
+        }
+      });
+      return n;
+    });
     notifyAll();
     return f;
   }
@@ -122,6 +138,9 @@ public final class ContainerdLink implements Closeable {
           nextReconcile = System.nanoTime() + RECONCILE_EVERY.toNanos();
         } else {
           registrar.unregister(deletes);
+          if (!deletes.isEmpty()) {
+            listener.unregistered(deletes.size());
+          }
           for (Map.Entry<Digest, CompletableFuture<Void>> e : registers) {
             registerOne(e.getKey());
           }
@@ -203,6 +222,9 @@ public final class ContainerdLink implements Closeable {
     Set<String> stale = new LinkedHashSet<>(registrar.registeredNames());
     stale.removeAll(wanted);
     registrar.unregister(stale);
+    if (!stale.isEmpty()) {
+      listener.unregistered(stale.size());
+    }
     int failed = 0;
     for (ImageRecord r : held) {
       try {
@@ -212,9 +234,11 @@ public final class ContainerdLink implements Closeable {
           throw e;
         }
         failed++;
+        listener.failed();
         LOG.warn("image {} ({}) is not registered in containerd: {}", r.id(), r.repoTags(), e.getStatus());
       } catch (IOException e) {
         failed++;
+        listener.failed();
         LOG.warn("image {} ({}) is not registered in containerd: {}", r.id(), r.repoTags(), e.getMessage());
       }
     }

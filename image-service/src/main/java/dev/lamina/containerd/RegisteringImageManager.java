@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * containerd, needs the image there), and each remove removes containerd's records too. While
  * containerd is down, pulls and removes return at once and the {@link ContainerdLink} catches up.
  */
-public final class RegisteringImageManager implements ImageManager, Closeable {
+public final class RegisteringImageManager implements ImageManager, Closeable, RegistrationListener.Source {
   private static final Logger LOG = LoggerFactory.getLogger(RegisteringImageManager.class);
   /** How long a pull waits for its registration before it returns anyway. */
   static final Duration REGISTRATION_WAIT = Duration.ofSeconds(10);
@@ -50,6 +50,11 @@ public final class RegisteringImageManager implements ImageManager, Closeable {
         settings.namespace(), settings.snapshotter());
     link.start();
     return new RegisteringImageManager(images, link);
+  }
+
+  @Override
+  public void listen(RegistrationListener listener) {
+    link.listen(listener);
   }
 
   @Override

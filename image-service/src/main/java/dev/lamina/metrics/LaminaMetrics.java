@@ -43,7 +43,15 @@ public final class LaminaMetrics implements Closeable {
   /** Average download throughput of one pull, bytes per second: 1 MB/s to 1 GB/s. */
   private static final double[] THROUGHPUT_BUCKETS = {1e6, 5e6, 1e7, 2.5e7, 5e7, 1e8, 2.5e8, 5e8, 1e9};
 
+  /** From a pull's end to its image's records in containerd. */
+  private static final Duration[] REGISTRATION_BUCKETS = seconds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+      5, 10, 30, 120);
+
   private final MeterRegistry registry;
+  private final Timer registrationLag;
+  private final Counter registrationsDone;
+  private final Counter registrationsFailed;
+  private final Counter registrationsRemoved;
   private final AtomicInteger pullsInProgress = new AtomicInteger();
   private final Timer pullDuration;
   private final Counter downloadedBytes;
@@ -66,6 +74,16 @@ public final class LaminaMetrics implements Closeable {
 
   public LaminaMetrics(MeterRegistry registry) {
     this.registry = registry;
+    registrationLag = Timer.builder("lamina.containerd.registration.lag")
+        .description("Time from a pull's end to its image registered in containerd")
+        .serviceLevelObjectives(REGISTRATION_BUCKETS).register(registry);
+    String registrations = "Image registrations in containerd, by outcome (unregistered: names removed)";
+    registrationsDone = Counter.builder("lamina.containerd.registrations").tag("outcome", "registered")
+        .description(registrations).register(registry);
+    registrationsFailed = Counter.builder("lamina.containerd.registrations").tag("outcome", "failed")
+        .description(registrations).register(registry);
+    registrationsRemoved = Counter.builder("lamina.containerd.registrations").tag("outcome", "unregistered")
+        .description(registrations).register(registry);
     Gauge.builder("lamina.pulls.in.progress", pullsInProgress, AtomicInteger::get)
         .description("Pulls running now (a pull that joins one in flight counts once more)")
         .register(registry);
@@ -230,6 +248,27 @@ public final class LaminaMetrics implements Closeable {
     containerRw.register(rw, false);
     containerRootFs.register(rootFs, false);
     containerInodes.register(inodes, false);
+  }
+
+  /** Registration in containerd, counted and timed. */
+  public dev.lamina.containerd.RegistrationListener registrations() {
+    return new dev.lamina.containerd.RegistrationListener() {
+      @Override
+      public void registered(Duration lag) {
+        registrationsDone.increment();
+        registrationLag.record(lag);
+      }
+
+      @Override
+      public void failed() {
+        registrationsFailed.increment();
+      }
+
+      @Override
+      public void unregistered(int names) {
+        registrationsRemoved.increment(names);
+      }
+    };
   }
 
   @Override

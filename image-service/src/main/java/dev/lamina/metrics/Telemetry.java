@@ -105,6 +105,9 @@ public final class Telemetry implements Closeable {
   /** {@code images} with its pulls counted; its records also name the containers' images. */
   public ImageManager meter(ImageManager images) {
     MeteredImageManager m = new MeteredImageManager(images, metrics);
+    if (images instanceof dev.lamina.containerd.RegistrationListener.Source registering) {
+      registering.listen(metrics.registrations());
+    }
     this.images = m;
     return m;
   }
