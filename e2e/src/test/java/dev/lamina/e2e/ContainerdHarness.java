@@ -461,18 +461,7 @@ final class ContainerdHarness implements AutoCloseable {
       client.close();
       client = null;
     }
-    ContainerdLaminaProcess old = lamina;
-    if (crash) {
-      try {
-        old.process().destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted", e);
-      }
-    } else {
-      old.stop(Duration.ofSeconds(15));
-    }
-    lamina = ContainerdLaminaProcess.start(old.root(), old.socket(), "overlay", old.log(), List.of(), laminaOptions);
+    lamina = lamina.restart(crash, laminaOptions);
   }
 
   /** A gRPC client of lamina's snapshotter socket, closed with the harness. */

@@ -115,6 +115,24 @@ final class ContainerdLaminaProcess implements AutoCloseable {
     return lamina;
   }
 
+  /**
+   * Stops this daemon, with SIGKILL when {@code crash} (SIGTERM otherwise), and starts another on
+   * the same root, socket and log with {@code serveOptions}.
+   */
+  ContainerdLaminaProcess restart(boolean crash, List<String> serveOptions) throws IOException {
+    if (crash) {
+      try {
+        process.destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      }
+    } else {
+      stop(Duration.ofSeconds(15));
+    }
+    return start(root, socket, "overlay", log, List.of(), serveOptions);
+  }
+
   private void awaitSocket(Duration timeout) throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {

@@ -259,18 +259,7 @@ final class CriNode implements AutoCloseable {
    * same root and sockets, as a DaemonSet's restart would; containerd and its pods keep running.
    */
   synchronized void restartLamina(boolean crash) throws IOException {
-    ContainerdLaminaProcess old = lamina;
-    if (crash) {
-      try {
-        old.process().destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted", e);
-      }
-    } else {
-      old.stop(Duration.ofSeconds(15));
-    }
-    lamina = ContainerdLaminaProcess.start(old.root(), old.socket(), "overlay", old.log(), List.of(), serveOptions);
+    lamina = lamina.restart(crash, serveOptions);
     lamina.awaitCriSocket(READY_TIMEOUT);
   }
 
