@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.OptionalLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import dev.lamina.kube.MockApiServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -44,7 +45,7 @@ class ContainerSizesPrometheusTest {
   @TempDir static Path tmp;
 
   private static DockerRegistry registry;
-  private static KubeApiMock kube;
+  private static MockApiServer kube;
   private static ContainerdHarness harness;
   private static CriImagesClient cri;
   private static PrometheusServer prometheus;
@@ -63,9 +64,9 @@ class ContainerSizesPrometheusTest {
     ContainerdTestImages.Built image = ContainerdTestImages.busybox(tmp.resolve("image"), "1");
     registry = DockerRegistry.start(tmp.resolve("registry"));
     ref = registry.push(image.layout(), image.tag(), "test/sizes");
-    kube = new KubeApiMock();
-    kube.createPod("shop", "web-1", NODE, "app", ref, CONTAINER);
-    kube.createPod("shop", "elsewhere", "other-node", "app", ref, "not-here");
+    kube = new MockApiServer();
+    kube.create(MockApiServer.pod("shop", "web-1", NODE, "app", ref, CONTAINER));
+    kube.create(MockApiServer.pod("shop", "elsewhere", "other-node", "app", ref, "not-here"));
     metricsAddress = "127.0.0.1:" + PrometheusServer.freePort();
     Path dir = tmp.resolve("h");
     harness = ContainerdHarness.start(dir, List.of(

@@ -102,11 +102,16 @@ public final class MockApiServer implements AutoCloseable {
 
   /** A pod on {@code node} whose one container runs with containerd ID {@code id}. */
   public static Pod pod(String ns, String name, String node, String container, String id) {
+    return pod(ns, name, node, container, "docker.io/library/nginx:1.27", id);
+  }
+
+  /** The same, running {@code image}. */
+  public static Pod pod(String ns, String name, String node, String container, String image, String id) {
     return new PodBuilder().withNewMetadata().withNamespace(ns).withName(name).endMetadata()
-        .withNewSpec().withNodeName(node).addNewContainer().withName(container).withImage("nginx:1.27").endContainer()
+        .withNewSpec().withNodeName(node).addNewContainer().withName(container).withImage(image).endContainer()
         .endSpec()
-        .withNewStatus().withContainerStatuses(new ContainerStatusBuilder().withName(container)
-            .withImage("docker.io/library/nginx:1.27").withContainerID("containerd://" + id).build())
+        .withNewStatus().withPhase("Running").withContainerStatuses(new ContainerStatusBuilder().withName(container)
+            .withImage(image).withContainerID("containerd://" + id).withReady(true).build())
         .endStatus().build();
   }
 
