@@ -7,6 +7,7 @@ import dev.lamina.diff.LayerBlob;
 import dev.lamina.diff.StreamApplier;
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.fs.RemoveAll;
 import dev.lamina.processor.StreamProcessors;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -17,10 +18,10 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 @Command(
     name = "apply",
@@ -89,7 +90,7 @@ final class LayerApplyCommand implements Callable<Integer> {
           + hint(e) + state, e);
     } finally {
       if (staging != null) {
-        removeTree(staging);
+        RemoveAll.remove(staging);
       }
     }
     PrintWriter out = spec.commandLine().getOut();
@@ -129,24 +130,6 @@ final class LayerApplyCommand implements Callable<Integer> {
     Files.createDirectory(staging);
     Files.setPosixFilePermissions(staging, Files.getPosixFilePermissions(absolute));
     return staging;
-  }
-
-  /** Deletes a tree without following its symlinks. */
-  private static void removeTree(Path root) throws java.io.IOException {
-    Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
-      @Override
-      public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs)
-          throws java.io.IOException {
-        Files.delete(file);
-        return java.nio.file.FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public java.nio.file.FileVisitResult postVisitDirectory(Path d, java.io.IOException e) throws java.io.IOException {
-        Files.delete(d);
-        return java.nio.file.FileVisitResult.CONTINUE;
-      }
-    });
   }
 
   private static String hint(LaminaException e) {

@@ -1,8 +1,8 @@
 package dev.lamina.content;
 
 import dev.lamina.errdefs.ErrorKind;
-import dev.lamina.sqlite.NativeLibrary;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.sqlite.NativeLibrary;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.sql.Connection;

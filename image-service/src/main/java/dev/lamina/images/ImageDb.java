@@ -1,9 +1,9 @@
 package dev.lamina.images;
 
 import dev.lamina.digest.Digest;
-import dev.lamina.sqlite.NativeLibrary;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.sqlite.NativeLibrary;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Files;

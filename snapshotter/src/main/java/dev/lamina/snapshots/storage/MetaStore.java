@@ -1,8 +1,8 @@
 package dev.lamina.snapshots.storage;
 
 import dev.lamina.errdefs.ErrorKind;
-import dev.lamina.sqlite.NativeLibrary;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.sqlite.NativeLibrary;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Files;
