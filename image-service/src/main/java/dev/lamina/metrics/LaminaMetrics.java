@@ -74,6 +74,11 @@ public final class LaminaMetrics implements Closeable {
 
   public LaminaMetrics(MeterRegistry registry) {
     this.registry = registry;
+    // Before any meter (micrometer warns of a filter added later). Prometheus' linter rejects
+    // these two names of withJvmMetrics (a CPU time in "ns", a gauge ending in "_count");
+    // process_cpu_usage and the JVM's own meters say the same
+    registry.config().meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time")
+        || id.getName().equals("system.cpu.count")));
     registrationLag = Timer.builder("lamina.containerd.registration.lag")
         .description("Time from a pull's end to its image registered in containerd")
         .serviceLevelObjectives(REGISTRATION_BUCKETS).register(registry);
@@ -131,10 +136,6 @@ public final class LaminaMetrics implements Closeable {
 
   /** JVM and process meters ({@code jvm_*}, {@code process_*}, {@code system_*}). */
   public LaminaMetrics withJvmMetrics() {
-    // Prometheus' linter rejects these two names (a CPU time in "ns", a gauge ending in "_count");
-    // process_cpu_usage and the JVM's own meters say the same
-    registry.config().meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time")
-        || id.getName().equals("system.cpu.count")));
     new JvmMemoryMetrics().bindTo(registry);
     gc.bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
