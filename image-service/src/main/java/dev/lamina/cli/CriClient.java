@@ -141,6 +141,11 @@ final class CriClient implements AutoCloseable {
         .withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
   }
 
+  /** lamina's own {@code lamina.v1.Pulls}, without deadline: a pull that streams its progress. */
+  dev.lamina.api.v1.PullsGrpc.PullsBlockingStub pullsNoDeadline() {
+    return dev.lamina.api.v1.PullsGrpc.newBlockingStub(channel);
+  }
+
   /** A stub without deadline, for pulls. */
   ImageServiceGrpc.ImageServiceBlockingStub imagesNoDeadline() {
     return ImageServiceGrpc.newBlockingStub(channel);

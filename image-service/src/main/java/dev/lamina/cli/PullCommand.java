@@ -1,11 +1,19 @@
 package dev.lamina.cli;
 
+import dev.lamina.api.v1.PullProgress;
+import dev.lamina.api.v1.PullRequest;
 import dev.lamina.cri.runtime.v1.Api;
+import dev.lamina.errdefs.LaminaException;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.Console;
 import java.io.PrintWriter;
 import java.time.Duration;
-import java.util.Locale;
+import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -19,7 +27,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Pull an image through the daemon, as kubelet does (crictl pull).",
-      "REF is normalized: busybox is docker.io/library/busybox:latest. Prints the image ID."
+      "REF is normalized: busybox is docker.io/library/busybox:latest. On a terminal, each layer's state,"
+          + " bytes and rate are shown as they change; at the end one line says what was fetched and"
+          + " the image ID."
     })
 final class PullCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -53,29 +63,99 @@ final class PullCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "REF", description = "The image: name[:tag] or name@digest.")
   String ref;
 
+  enum Progress { auto, tty, none }
+
+  @Option(names = "--progress", paramLabel = "MODE",
+      description = "Per-layer progress on standard error: auto (when it is a terminal), tty (always), none.")
+  Progress progress = Progress.auto;
+
   @Override
   public Integer call() throws Exception {
     Api.AuthConfig authConfig = authConfig();
-    Api.PullImageRequest.Builder req = Api.PullImageRequest.newBuilder()
-        .setImage(Api.ImageSpec.newBuilder().setImage(ref));
-    if (authConfig != null) {
-      req.setAuth(authConfig);
-    }
+    Api.ImageSpec image = Api.ImageSpec.newBuilder().setImage(ref).build();
+    boolean live = !json && (progress == Progress.tty || (progress == Progress.auto && System.console() != null));
     PrintWriter out = spec.commandLine().getOut();
-    Api.PullImageResponse r;
-    try (CriClient client = CriClient.connect(socket.path());
-        Spinner spinner = Spinner.startIf(!json && System.console() != null, spec.commandLine().getErr(),
-            "Pulling " + ref)) {
-      r = client.call("pull " + ref, () -> client.imagesNoDeadline().pullImage(req.build()));
-      spinner.done();
+    PrintWriter err = spec.commandLine().getErr();
+    String imageId;
+    String summary;
+    try (CriClient client = CriClient.connect(socket.path())) {
+      PullProgress last = streamed(client, image, authConfig, live, err);
+      if (last != null) {
+        imageId = last.getImageId();
+        summary = PullProgressView.summary(last);
+      } else {
+        // not lamina's socket (containerd's or CRI-O's CRI): one unary call, a spinner meanwhile
+        long start = System.nanoTime();
+        Api.PullImageRequest.Builder req = Api.PullImageRequest.newBuilder().setImage(image);
+        if (authConfig != null) {
+          req.setAuth(authConfig);
+        }
+        Api.PullImageResponse r;
+        try (LiveLines spinner = new LiveLines(err, live, true, spinner(start))) {
+          r = client.call("pull " + ref, () -> client.imagesNoDeadline().pullImage(req.build()));
+        }
+        imageId = r.getImageRef();
+        summary = "Pulled " + ref + " in " + PullProgressView.clock(Duration.ofNanos(System.nanoTime() - start))
+            + "; image " + imageId;
+      }
     }
     if (json) {
-      out.println(CriClient.pretty(CriClient.protoJson(r)));
+      out.println(CriClient.pretty(CriClient.protoJson(Api.PullImageResponse.newBuilder().setImageRef(imageId).build())));
     } else {
-      out.println("Image is up to date for " + r.getImageRef());
+      out.println(summary);
     }
     out.flush();
     return 0;
+  }
+
+  /**
+   * Pulls through {@code lamina.v1.Pulls}, drawing its progress when {@code live}; the last
+   * message, or null when the daemon does not serve that API.
+   */
+  private PullProgress streamed(CriClient client, Api.ImageSpec image, Api.AuthConfig auth, boolean live,
+      PrintWriter err) throws LaminaException {
+    PullRequest.Builder req = PullRequest.newBuilder().setImage(image);
+    if (auth != null) {
+      req.setAuth(auth);
+    }
+    long start = System.nanoTime();
+    AtomicReference<PullProgress> latest = new AtomicReference<>();
+    PullProgressView view = new PullProgressView();
+    try (LiveLines lines = new LiveLines(err, live, false, () -> {
+      long now = System.nanoTime();
+      PullProgress p = latest.get();
+      return view.lines(p == null ? PullProgress.newBuilder().setReference(ref).build() : p, now,
+          Duration.ofNanos(now - start));
+    })) {
+      return client.call("pull " + ref, () -> {
+        Iterator<PullProgress> it = client.pullsNoDeadline().pull(req.build());
+        try {
+          while (it.hasNext()) {
+            PullProgress p = it.next();
+            latest.set(p);
+            if (!p.getImageId().isEmpty()) {
+              lines.redraw(); // the final state stays on the terminal above the summary
+              return p;
+            }
+          }
+        } catch (StatusRuntimeException e) {
+          if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED && latest.get() == null) {
+            return null;
+          }
+          throw e;
+        }
+        throw Status.INTERNAL.withDescription("the pull's progress ended without an image ID").asRuntimeException();
+      });
+    }
+  }
+
+  private Supplier<List<String>> spinner(long start) {
+    char[] frames = {'|', '/', '-', '\\'};
+    return () -> {
+      Duration d = Duration.ofNanos(System.nanoTime() - start);
+      return List.of(frames[(int) (d.toMillis() / 100 % frames.length)] + " Pulling " + ref + "  "
+          + PullProgressView.clock(d));
+    };
   }
 
   /** crictl's {@code getAuth}: --username (prompting), --creds or --auth, plus the tokens. */
@@ -123,50 +203,79 @@ final class PullCommand implements Callable<Integer> {
   }
 
   /**
-   * PullImage is one unary call with no progress of its own: on a terminal, a spinner and the time
-   * so far on standard error, wiped when the call returns.
+   * Lines redrawn in place on a terminal (standard error) every {@link #FRAME} until closed: each
+   * draw moves the cursor back over the lines drawn before. Lines are cut to the terminal's
+   * width ({@code $COLUMNS}, else 80) so that none wraps and throws the count off.
    */
-  static final class Spinner implements AutoCloseable {
-    private static final char[] FRAMES = {'|', '/', '-', '\\'};
+  static final class LiveLines implements AutoCloseable {
+    static final Duration FRAME = Duration.ofMillis(100);
     private final PrintWriter err;
-    private final String what;
+    private final Supplier<List<String>> lines;
+    private final boolean wipe;
     private final Thread thread;
-    private final long start = System.nanoTime();
+    private final int width;
     private volatile boolean running = true;
+    // guarded by err
+    private int shown;
 
-    private Spinner(PrintWriter err, String what, boolean enabled) {
+    /** @param wipe erase the lines when closed, else leave the last drawing */
+    LiveLines(PrintWriter err, boolean enabled, boolean wipe, Supplier<List<String>> lines) {
       this.err = err;
-      this.what = what;
-      this.thread = enabled ? new Thread(this::spin, "lamina-spinner") : null;
+      this.lines = lines;
+      this.wipe = wipe;
+      this.width = columns();
+      this.thread = enabled ? new Thread(this::run, "lamina-progress") : null;
       if (thread != null) {
         thread.setDaemon(true);
         thread.start();
       }
     }
 
-    static Spinner startIf(boolean terminal, PrintWriter err, String what) {
-      return new Spinner(err, what, terminal);
+    private static int columns() {
+      try {
+        int c = Integer.parseInt(System.getenv().getOrDefault("COLUMNS", "80").strip());
+        return c > 10 ? c : 80;
+      } catch (NumberFormatException e) {
+        return 80;
+      }
     }
 
-    private void spin() {
-      int i = 0;
+    private void run() {
       while (running) {
-        Duration d = Duration.ofNanos(System.nanoTime() - start);
-        synchronized (err) {
-          err.print(String.format(Locale.ROOT, "\r%c %s  %.1fs", FRAMES[i++ % FRAMES.length], what,
-              d.toMillis() / 1000.0));
-          err.flush();
-        }
+        redraw();
         try {
-          Thread.sleep(100);
+          Thread.sleep(FRAME.toMillis());
         } catch (InterruptedException e) {
           return;
         }
       }
     }
 
-    /** Stops the spinner and wipes its line. */
-    void done() {
+    /** Draws the lines now (nothing when not on a terminal). */
+    void redraw() {
+      if (thread == null) {
+        return;
+      }
+      List<String> now = lines.get();
+      synchronized (err) {
+        StringBuilder b = new StringBuilder();
+        if (shown > 0) {
+          b.append("\033[").append(shown).append('F');
+        }
+        for (String l : now) {
+          b.append("\033[2K").append(l.length() >= width ? l.substring(0, width - 1) : l).append('\n');
+        }
+        if (now.size() < shown) {
+          b.append("\033[J");
+        }
+        shown = now.size();
+        err.print(b);
+        err.flush();
+      }
+    }
+
+    @Override
+    public void close() {
       if (thread == null || !running) {
         return;
       }
@@ -177,15 +286,15 @@ final class PullCommand implements Callable<Integer> {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      synchronized (err) {
-        err.print("\r\033[K");
-        err.flush();
+      if (wipe) {
+        synchronized (err) {
+          if (shown > 0) {
+            err.print("\033[" + shown + "F\033[J");
+          }
+          shown = 0;
+          err.flush();
+        }
       }
-    }
-
-    @Override
-    public void close() {
-      done();
     }
   }
 }

@@ -8,10 +8,10 @@ import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageRecord;
 import dev.lamina.images.PullListener;
+import dev.lamina.remotes.Descriptor;
 import dev.lamina.remotes.ImageRef;
 import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.services.GrpcErrors;
-import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.Closeable;
@@ -145,42 +145,98 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
       // have joined it, and kubelet will ask again), its answer is dropped.
       call.setOnCancelHandler(() -> LOG.debug("PullImage {} cancelled by the client", req.getImage().getImage()));
     }
-    String text = req.getImage().getImage();
+    submitPull(req.getImage().getImage(), req.getAuth(), PullListener.NONE, new PullCallback() {
+      @Override
+      public void pulled(ImageRecord image, boolean alreadyPresent) {
+        out.onNext(Api.PullImageResponse.newBuilder().setImageRef(image.id().toString()).build());
+        out.onCompleted();
+      }
+
+      @Override
+      public void failed(Throwable error) {
+        out.onError(GrpcErrors.toException(error));
+      }
+    });
+  }
+
+  /** Where the end of a pull that {@link #submitPull} started goes; called once, from a pull thread or the caller's. */
+  interface PullCallback {
+    /** @param alreadyPresent the reference named this same image before the pull */
+    void pulled(ImageRecord image, boolean alreadyPresent);
+
+    void failed(Throwable error);
+  }
+
+  /**
+   * Checks a pull request and runs it on a pull thread, as PullImage does; {@code listener} hears
+   * its progress. An image ID can only be "pulled" when it is already here.
+   */
+  void submitPull(String text, Api.AuthConfig auth, PullListener listener, PullCallback done) {
     ImageRef ref;
     Credentials credentials;
     try {
       if (ImageLookup.isFullId(text)) {
-        // An ID names no registry: it can only be "pulled" when it is already here.
-        unary(out, () -> images.find(ImageLookup.canonicalId(text))
-            .map(r -> Api.PullImageResponse.newBuilder().setImageRef(r.id().toString()).build())
-            .orElseThrow(() -> LaminaException.invalidArgument("cannot pull image ID \"" + text
-                + "\": it is not present, and an ID names no registry; pull a reference (name:tag or name@digest)")));
+        Optional<ImageRecord> here = images.find(ImageLookup.canonicalId(text));
+        if (here.isEmpty()) {
+          throw LaminaException.invalidArgument("cannot pull image ID \"" + text
+              + "\": it is not present, and an ID names no registry; pull a reference (name:tag or name@digest)");
+        }
+        done.pulled(here.get(), true);
         return;
       }
       if (text.isEmpty()) {
         throw LaminaException.invalidArgument("no image specified");
       }
       ref = ImageRef.parse(text);
-      credentials = credentials(req.getAuth());
+      credentials = credentials(auth);
     } catch (IOException | RuntimeException e) {
-      out.onError(GrpcErrors.toException(e));
+      done.failed(e);
       return;
     }
     try {
-      pulls.execute(() -> unary(out, () -> pull(ref, credentials)));
+      pulls.execute(() -> {
+        ImageRecord image;
+        boolean alreadyPresent;
+        try {
+          Optional<ImageRecord> before = images.find(ref.toString());
+          image = pull(ref, credentials, listener);
+          alreadyPresent = before.isPresent() && before.get().id().equals(image.id());
+        } catch (IOException | RuntimeException e) {
+          done.failed(e);
+          return;
+        }
+        done.pulled(image, alreadyPresent);
+      });
     } catch (RejectedExecutionException e) {
-      out.onError(Status.UNAVAILABLE.withDescription("lamina is shutting down; pull " + ref + " again").asRuntimeException());
+      done.failed(new LaminaException(ErrorKind.UNAVAILABLE, "lamina is shutting down; pull " + ref + " again"));
     }
   }
 
-  private Api.PullImageResponse pull(ImageRef ref, Credentials credentials) throws IOException {
+  private ImageRecord pull(ImageRef ref, Credentials credentials, PullListener listener) throws IOException {
     long start = System.nanoTime();
     ImageRecord image;
     try {
       image = images.pull(ref.toString(), credentials, new PullListener() {
         @Override
-        public void resolved(String reference, Digest manifest, int layers, long bytesToFetch) {
-          LOG.debug("pull {}: resolved to {}, {} layers ({} bytes) to fetch", reference, manifest, layers, bytesToFetch);
+        public void resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
+          LOG.debug("pull {}: resolved to {}, {} of {} layers to fetch", reference, manifest,
+              layers.size() - committed, layers.size());
+          listener.resolved(reference, manifest, layers, committed);
+        }
+
+        @Override
+        public void layerProgress(Digest layer, long done, long total) {
+          listener.layerProgress(layer, done, total);
+        }
+
+        @Override
+        public void layerDone(Digest layer, boolean reused) {
+          listener.layerDone(layer, reused);
+        }
+
+        @Override
+        public void layerSkipped(Digest layer, long size) {
+          listener.layerSkipped(layer, size);
         }
       });
     } catch (IOException | RuntimeException e) {
@@ -189,7 +245,7 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
       throw failed;
     }
     LOG.info("pulled {} as {} in {} ms", ref, image.id(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
-    return Api.PullImageResponse.newBuilder().setImageRef(image.id().toString()).build();
+    return image;
   }
 
   /** The error of a failed pull, naming the reference, with a hint where one helps. Never names a secret. */

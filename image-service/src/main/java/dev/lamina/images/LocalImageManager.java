@@ -146,13 +146,41 @@ public final class LocalImageManager implements ImageManager, Closeable {
 
   /** A pull in flight, which later pulls of the same reference join. */
   private static final class InFlight {
+    /** What the pull resolved to, replayed to a listener that joins later. */
+    private record Resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
+      void tell(PullListener l) {
+        l.resolved(reference, manifest, layers, committed);
+      }
+    }
+
     final CompletableFuture<ImageRecord> result = new CompletableFuture<>();
     final List<PullListener> listeners = new CopyOnWriteArrayList<>();
+    // guarded by this
+    private Resolved resolved;
+
+    /** Adds a listener of a pull already running; it hears the resolution exactly once. */
+    void join(PullListener l) {
+      Resolved known;
+      synchronized (this) {
+        listeners.add(l);
+        known = resolved;
+      }
+      if (known != null) {
+        known.tell(l);
+      }
+    }
+
     final PullListener fanOut = new PullListener() {
       @Override
-      public void resolved(String reference, Digest manifest, int layers, long bytesToFetch) {
-        for (PullListener l : listeners) {
-          l.resolved(reference, manifest, layers, bytesToFetch);
+      public void resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
+        Resolved r = new Resolved(reference, manifest, List.copyOf(layers), committed);
+        List<PullListener> now;
+        synchronized (InFlight.this) {
+          resolved = r;
+          now = List.copyOf(listeners);
+        }
+        for (PullListener l : now) {
+          r.tell(l);
         }
       }
 
@@ -188,7 +216,7 @@ public final class LocalImageManager implements ImageManager, Closeable {
     InFlight running = inflight.putIfAbsent(key, mine);
     if (running != null) {
       if (listener != null) {
-        running.listeners.add(listener);
+        running.join(listener);
       }
       LOG.debug("pull {}: joining the pull in flight", key);
       return join(key, running);

@@ -170,11 +170,7 @@ final class Puller implements Closeable {
         lease.protect(Leases.content(manifest.layers().get(i).digest()));
       }
       int prefix = committedPrefix(chain);
-      long toFetch = 0;
-      for (int i = prefix; i < chain.size(); i++) {
-        toFetch += manifest.layers().get(i).size();
-      }
-      listener.resolved(ref.toString(), manifest.descriptor().digest(), chain.size() - prefix, toFetch);
+      listener.resolved(ref.toString(), manifest.descriptor().digest(), manifest.layers(), prefix);
       for (int i = 0; i < prefix; i++) {
         listener.layerSkipped(manifest.layers().get(i).digest(), manifest.layers().get(i).size());
         listener.layerDone(manifest.layers().get(i).digest(), true);

@@ -6,6 +6,7 @@ import dev.lamina.images.FilesystemUsage;
 import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageRecord;
 import dev.lamina.images.PullListener;
+import dev.lamina.remotes.Descriptor;
 import dev.lamina.remotes.auth.Credentials;
 import java.io.Closeable;
 import java.io.IOException;
@@ -66,8 +67,8 @@ final class MeteredImageManager implements ImageManager, Closeable {
     }
 
     @Override
-    public void resolved(String reference, Digest manifest, int count, long bytesToFetch) {
-      inner.resolved(reference, manifest, count, bytesToFetch);
+    public void resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
+      inner.resolved(reference, manifest, layers, committed);
     }
 
     @Override

@@ -4,6 +4,7 @@ import dev.lamina.archive.ApplyOptions;
 import dev.lamina.content.LocalContentStore;
 import dev.lamina.content.Store;
 import dev.lamina.cri.CriImageService;
+import dev.lamina.cri.PullsService;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManager;
@@ -203,7 +204,10 @@ public final class Server implements Closeable {
         CriImageService cri = new CriImageService(images);
         opened.add(cri);
         state.add(0, cri);
-        criServices = telemetry == null ? List.of(cri) : List.of(cri, telemetry.containersService());
+        PullsService progress = new PullsService(cri);
+        opened.add(progress);
+        state.add(0, progress);
+        criServices = telemetry == null ? List.of(cri, progress) : List.of(cri, progress, telemetry.containersService());
       }
       ImageStoreGuard guard = new ImageStoreGuard(snapshotter, images);
       opened.add(guard);

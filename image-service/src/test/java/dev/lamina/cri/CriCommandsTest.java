@@ -40,6 +40,7 @@ class CriCommandsTest {
   Path socket;
   final FakeImageManager images = new FakeImageManager();
   CriImageService service;
+  PullsService pulls;
   EventLoopGroup group;
   Server server;
 
@@ -52,15 +53,18 @@ class CriCommandsTest {
   void serve() throws Exception {
     socket = tmp.resolve("lamina.sock");
     service = new CriImageService(images);
+    pulls = new PullsService(service);
     group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     server = UnixSockets.serverBuilder(socket, group, group)
         .addService(ServerInterceptors.intercept(service, new ErrorMappingInterceptor()))
+        .addService(ServerInterceptors.intercept(pulls, new ErrorMappingInterceptor()))
         .build().start();
   }
 
   @AfterEach
   void stop() throws Exception {
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    pulls.close();
     service.close();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
   }
@@ -152,15 +156,37 @@ class CriCommandsTest {
   // ---- pull ----
 
   @Test
-  void pullPrintsTheImageIdLikeCrictl() throws Exception {
+  void pullSaysItPulledAFreshImageAndUpToDateOnlyForOneAlreadyHere() throws Exception {
     images.publish("docker.io/library/busybox:1.36", busybox);
     Result r = lamina("pull", "busybox:1.36");
     assertThat(r.exit()).as(r.err()).isZero();
-    assertThat(r.out()).isEqualTo("Image is up to date for " + busybox.id() + "\n");
-    assertThat(r.err()).as("no spinner without a terminal").isEmpty();
+    assertThat(r.out()).matches("Pulled docker\\.io/library/busybox:1\\.36 in [0-9.]+s: 0 layers fetched \\(0 B\\),"
+        + " 0 reused; image " + busybox.id() + "\n");
+    assertThat(r.err()).as("no progress without a terminal").isEmpty();
+
+    Result again = lamina("pull", "busybox:1.36");
+    assertThat(again.out()).isEqualTo("Image is up to date for " + busybox.id() + "\n");
 
     Result json = lamina("pull", "--json", "busybox:1.36");
     assertThat(JSON.readTree(json.out()).path("imageRef").asText()).isEqualTo(busybox.id().toString());
+    assertThat(JSON.readTree(json.out()).size()).as("the --json shape of PullImage").isEqualTo(1);
+  }
+
+  @Test
+  void pullFallsBackToPullImageOnASocketWithoutLaminasPullApi() throws Exception {
+    images.publish("docker.io/library/busybox:1.36", busybox);
+    Path criOnly = tmp.resolve("cri-only.sock");
+    Server plain = UnixSockets.serverBuilder(criOnly, group, group)
+        .addService(ServerInterceptors.intercept(service, new ErrorMappingInterceptor()))
+        .build().start();
+    try {
+      Result r = run("pull", "--socket=" + criOnly, "busybox:1.36");
+      assertThat(r.exit()).as(r.err()).isZero();
+      assertThat(r.out()).matches("Pulled busybox:1\\.36 in [0-9.]+s; image " + busybox.id() + "\n");
+      assertThat(images.find("docker.io/library/busybox:1.36")).isPresent();
+    } finally {
+      plain.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
   }
 
   @Test

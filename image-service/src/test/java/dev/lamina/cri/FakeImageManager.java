@@ -70,7 +70,7 @@ public final class FakeImageManager implements ImageManager {
     if (published == null) {
       throw LaminaException.notFound(reference + ": not found: manifest unknown");
     }
-    listener.resolved(reference, published.manifestDigest(), published.chainIds().size(), 0);
+    listener.resolved(reference, published.manifestDigest(), List.of(), 0);
     ImageRef ref = ImageRef.parse(reference);
     List<String> tags = new ArrayList<>(published.repoTags());
     List<String> digests = new ArrayList<>(published.repoDigests());

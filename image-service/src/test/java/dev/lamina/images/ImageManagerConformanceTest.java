@@ -8,6 +8,7 @@ import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.fstest.TreeSnapshot;
+import dev.lamina.remotes.Descriptor;
 import dev.lamina.remotes.MediaTypes;
 import dev.lamina.remotes.Platform;
 import dev.lamina.remotes.auth.Credentials;
@@ -163,7 +164,7 @@ abstract class ImageManagerConformanceTest extends ImageManagerTestBase {
     AtomicInteger resolvedEvents = new AtomicInteger();
     PullListener counting = new PullListener() {
       @Override
-      public void resolved(String reference, Digest manifest, int layers, long bytesToFetch) {
+      public void resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
         resolvedEvents.incrementAndGet();
       }
     };
