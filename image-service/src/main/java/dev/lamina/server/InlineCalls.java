@@ -27,39 +27,46 @@ import org.slf4j.LoggerFactory;
  * so the latency of one short call is what it sees. Handing a call to a pool thread and its
  * answer back to the event loop costs two thread wake-ups, which on an idle node are most of the
  * server's share of that latency. (gRPC's own per-call executor choice still looks the method up
- * on the pool, so it saves nothing; hence a direct executor and this interceptor.) The snapshot
- * operations named here are short and bounded: metadata in one transaction and a few directory
- * operations; commit also measures the upper directory, as containerd's own overlayfs snapshotter
- * does inside its write transaction. Calls that walk or delete whole trees (usage, remove,
- * cleanup), stream (list), apply layers (diff) or pull images stay on the pool, so they never hold
- * up a connection.
+ * on the pool, so it saves nothing; hence a direct executor and this interceptor.) Only calls
+ * that never walk or copy a tree run inline: stat, mounts and update (metadata in one
+ * transaction), and prepare and view where they are a few directory operations (overlay; the
+ * copying snapshotter copies the parent's tree). Commit measures the upper directory, usage,
+ * remove and cleanup walk or delete trees, list streams, diff applies layers and the CRI calls
+ * pull images: all of them run on the pool, so they never hold up a connection's other calls.
  */
 public final class InlineCalls implements ServerInterceptor {
   private static final Logger LOG = LoggerFactory.getLogger(InlineCalls.class);
-  static final Set<String> METHODS = Set.of(
+  /** Inline whatever the snapshotter. */
+  static final Set<String> METADATA_ONLY = Set.of(
       SnapshotsGrpc.getStatMethod().getFullMethodName(),
       SnapshotsGrpc.getMountsMethod().getFullMethodName(),
-      SnapshotsGrpc.getPrepareMethod().getFullMethodName(),
-      SnapshotsGrpc.getViewMethod().getFullMethodName(),
-      SnapshotsGrpc.getCommitMethod().getFullMethodName(),
       SnapshotsGrpc.getUpdateMethod().getFullMethodName(),
       HealthGrpc.getCheckMethod().getFullMethodName());
+  /** Inline when the snapshotter makes a new snapshot without copying its parent. */
+  static final Set<String> NEW_SNAPSHOT = Set.of(
+      SnapshotsGrpc.getPrepareMethod().getFullMethodName(),
+      SnapshotsGrpc.getViewMethod().getFullMethodName());
 
   private final Executor pool;
   private final Semaphore admitted;
+  private final boolean snapshotsCopy;
 
   /**
    * Calls not run inline go to {@code pool}, at most {@code maxCalls} of them at a time (running or
    * waiting for a thread); one more fails at once with RESOURCE_EXHAUSTED. The pool must accept
    * {@code maxCalls} tasks: each admitted call has at most one waiting.
+   *
+   * @param snapshotsCopy prepare and view copy the parent's tree (the copying snapshotter)
    */
-  public InlineCalls(Executor pool, int maxCalls) {
+  public InlineCalls(Executor pool, int maxCalls, boolean snapshotsCopy) {
     this.pool = pool;
     this.admitted = new Semaphore(maxCalls);
+    this.snapshotsCopy = snapshotsCopy;
   }
 
-  static boolean inline(MethodDescriptor<?, ?> method) {
-    return METHODS.contains(method.getFullMethodName());
+  boolean inline(MethodDescriptor<?, ?> method) {
+    String name = method.getFullMethodName();
+    return METADATA_ONLY.contains(name) || (!snapshotsCopy && NEW_SNAPSHOT.contains(name));
   }
 
   @Override

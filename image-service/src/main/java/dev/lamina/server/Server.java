@@ -70,7 +70,7 @@ public final class Server implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(Server.class);
 
   /** One socket and what it serves. */
-  record Endpoint(String what, Path socket, List<BindableService> services) {}
+  record Endpoint(String what, String threadName, Path socket, List<BindableService> services) {}
 
   private final ServerConfig config;
   private final String snapshotterName;
@@ -84,7 +84,8 @@ public final class Server implements Closeable {
   private final Object lock = new Object();
   private ThreadPoolExecutor executor;
   private EventLoopGroup boss;
-  private EventLoopGroup workers;
+  /** One event loop per socket: a slow call on one never delays the other's. */
+  private final List<EventLoopGroup> loops = new ArrayList<>();
   private boolean started;
   private boolean closed;
   /** Metrics, sizes and pods; null: none. */
@@ -109,9 +110,10 @@ public final class Server implements Closeable {
     this.snapshotterName = snapshotterName;
     this.state = List.copyOf(state);
     List<Endpoint> e = new ArrayList<>();
-    e.add(new Endpoint("containerd snapshots+diff", config.snapshotterSocket(), List.copyOf(snapshotterServices)));
+    e.add(new Endpoint("containerd snapshots+diff", "snapshots", config.snapshotterSocket(),
+        List.copyOf(snapshotterServices)));
     if (!criServices.isEmpty()) {
-      e.add(new Endpoint("CRI image service", config.criSocket(), List.copyOf(criServices)));
+      e.add(new Endpoint("CRI image service", "cri", config.criSocket(), List.copyOf(criServices)));
     }
     this.endpoints = List.copyOf(e);
   }
@@ -279,15 +281,17 @@ public final class Server implements Closeable {
       executor.allowCoreThreadTimeOut(true);
       boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("lamina-accept", true),
           EpollIoHandler.newFactory());
-      workers = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("lamina-io", true),
-          EpollIoHandler.newFactory());
       ErrorMappingInterceptor errors = new ErrorMappingInterceptor();
       // one admission count for every socket: they share the pool
-      InlineCalls placement = new InlineCalls(executor, maxCalls);
+      InlineCalls placement = new InlineCalls(executor, maxCalls,
+          !snapshotterName.equals(SnapshotterKind.OVERLAY.id()));
       try {
         for (Endpoint e : endpoints) {
           UnixSockets.prepare(e.socket());
-          NettyServerBuilder b = UnixSockets.serverBuilder(e.socket(), boss, workers)
+          EventLoopGroup loop = new MultiThreadIoEventLoopGroup(1,
+              new DefaultThreadFactory("lamina-io-" + e.threadName(), true), EpollIoHandler.newFactory());
+          loops.add(loop);
+          NettyServerBuilder b = UnixSockets.serverBuilder(e.socket(), boss, loop)
               .directExecutor()
               .intercept(placement)
               .maxConcurrentCallsPerConnection(maxCalls)
@@ -401,7 +405,9 @@ public final class Server implements Closeable {
     if (executor != null) {
       executor.shutdownNow();
     }
-    for (EventLoopGroup g : new EventLoopGroup[] {boss, workers}) {
+    List<EventLoopGroup> groups = new ArrayList<>(loops);
+    groups.add(boss);
+    for (EventLoopGroup g : groups) {
       if (g != null) {
         g.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
       }

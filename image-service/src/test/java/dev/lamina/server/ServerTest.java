@@ -9,6 +9,7 @@ import dev.lamina.containerd.diff.v1.DiffGrpc;
 import dev.lamina.containerd.diff.v1.DiffRequest;
 import dev.lamina.containerd.snapshots.v1.CommitSnapshotRequest;
 import dev.lamina.containerd.snapshots.v1.PrepareSnapshotRequest;
+import dev.lamina.containerd.snapshots.v1.PrepareSnapshotResponse;
 import dev.lamina.containerd.snapshots.v1.SnapshotsGrpc;
 import dev.lamina.containerd.snapshots.v1.StatSnapshotRequest;
 import dev.lamina.containerd.snapshots.v1.StatSnapshotResponse;
@@ -237,6 +238,10 @@ class ServerTest {
     final CountDownLatch release = new CountDownLatch(1);
     volatile String usageThread;
     volatile String statThread;
+    volatile String prepareThread;
+    volatile String commitThread;
+    /** Set: prepare waits for {@link #release} too, holding whatever thread it runs on. */
+    volatile boolean slowPrepare;
 
     @Override
     public void usage(UsageRequest req, StreamObserver<UsageResponse> out) {
@@ -257,6 +262,68 @@ class ServerTest {
       out.onNext(StatSnapshotResponse.getDefaultInstance());
       out.onCompleted();
     }
+
+    @Override
+    public void prepare(PrepareSnapshotRequest req, StreamObserver<PrepareSnapshotResponse> out) {
+      prepareThread = Thread.currentThread().getName();
+      if (slowPrepare) {
+        entered.countDown();
+        try {
+          release.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      out.onNext(PrepareSnapshotResponse.getDefaultInstance());
+      out.onCompleted();
+    }
+
+    @Override
+    public void commit(CommitSnapshotRequest req, StreamObserver<com.google.protobuf.Empty> out) {
+      commitThread = Thread.currentThread().getName();
+      out.onNext(com.google.protobuf.Empty.getDefaultInstance());
+      out.onCompleted();
+    }
+  }
+
+  /** Only calls that never walk or copy a tree run on the event loop; which ones depends on the snapshotter. */
+  @Test
+  void callsThatCopyOrWalkRunOnThePoolAndPrepareInlineOnlyWhereItCopiesNothing() throws Exception {
+    for (SnapshotterKind kind : List.of(SnapshotterKind.COPYING, SnapshotterKind.OVERLAY)) {
+      ServerConfig config = config(SnapshotterKind.COPYING);
+      Slow slow = new Slow();
+      Server server = start(new Server(config, kind.id(), List.of(), List.of(slow), List.of()));
+      var stub = SnapshotsGrpc.newBlockingStub(connect(config.snapshotterSocket()))
+          .withDeadlineAfter(10, TimeUnit.SECONDS);
+      stub.stat(StatSnapshotRequest.newBuilder().setKey("a").build());
+      stub.prepare(PrepareSnapshotRequest.newBuilder().setKey("b").build());
+      stub.commit(CommitSnapshotRequest.newBuilder().setKey("b").setName("c").build());
+      assertThat(slow.statThread).as(kind.id()).startsWith("lamina-io-snapshots");
+      assertThat(slow.commitThread).as("commit measures the upper dir (%s)", kind.id()).startsWith("lamina-rpc");
+      assertThat(slow.prepareThread).as("prepare with %s", kind.id())
+          .startsWith(kind == SnapshotterKind.OVERLAY ? "lamina-io-snapshots" : "lamina-rpc");
+      server.close();
+    }
+  }
+
+  /** A call that holds the snapshotter socket's event loop does not hold up the CRI socket. */
+  @Test
+  void eachSocketHasAnEventLoopOfItsOwn() throws Exception {
+    ServerConfig config = config(SnapshotterKind.COPYING);
+    Slow slow = new Slow();
+    slow.slowPrepare = true;
+    start(new Server(config, SnapshotterKind.OVERLAY.id(), List.of(), List.of(slow),
+        List.of(new dev.lamina.cri.runtime.v1.ImageServiceGrpc.ImageServiceImplBase() {})));
+    var inFlight = SnapshotsGrpc.newFutureStub(connect(config.snapshotterSocket()))
+        .prepare(PrepareSnapshotRequest.newBuilder().setKey("held").build());
+    assertThat(slow.entered.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(slow.prepareThread).startsWith("lamina-io-snapshots");
+    HealthCheckResponse r = HealthGrpc.newBlockingStub(connect(config.criSocket()))
+        .withDeadlineAfter(5, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance());
+    assertThat(r.getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+    assertThat(inFlight).isNotDone();
+    slow.release.countDown();
+    inFlight.get(10, TimeUnit.SECONDS);
   }
 
   @Test
@@ -273,7 +340,7 @@ class ServerTest {
     assertThat(inFlight).isNotDone();
     slow.release.countDown();
     inFlight.get(10, TimeUnit.SECONDS);
-    assertThat(slow.statThread).startsWith("lamina-io");
+    assertThat(slow.statThread).startsWith("lamina-io-snapshots");
     assertThat(slow.usageThread).startsWith("lamina-rpc");
   }
 
