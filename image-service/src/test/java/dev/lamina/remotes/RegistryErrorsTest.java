@@ -151,7 +151,8 @@ class RegistryErrorsTest extends CannedRegistryTestBase {
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     assertKind(e, ErrorKind.UNAVAILABLE);
     assertThat(e.getMessage()).contains("no data for 0.7s").contains(layer.digest().toString());
-    assertThat(took).isGreaterThanOrEqualTo(Duration.ofMillis(650)).isLessThan(Duration.ofSeconds(4));
+    // the message names the stall timer (0.7 s), not the 5 s timeouts; timers never fire early
+    assertThat(took).isGreaterThanOrEqualTo(Duration.ofMillis(650));
   }
 
   @Test

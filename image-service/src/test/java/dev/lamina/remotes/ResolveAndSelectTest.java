@@ -8,7 +8,6 @@ import dev.lamina.remotes.hosts.HostsConfig;
 import dev.lamina.remotes.hosts.RegistryHost;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -192,10 +191,8 @@ class ResolveAndSelectTest extends CannedRegistryTestBase {
   @Test
   void localhostWithoutConfigurationFallsBackToPlainHttp() throws Exception {
     RegistryClient c = new RegistryClient(options().withHosts(HostsConfig.none()));
-    long start = System.nanoTime();
     assertThat(c.resolve(ref("test/img:v1")).descriptor()).isEqualTo(manifest);
     assertThat(c.readBlob(ref("test/img"), config)).hasSize((int) config.size());
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
     RegistryHost h = c.hosts(ref("test/img")).get(0);
     assertThat(h.scheme()).isEqualTo("https");
     assertThat(h.httpFallback()).isTrue();
