@@ -4,18 +4,20 @@
 #   pod from fabric8's mock API server, once the size sweep has measured them all;
 # - idle resident memory with the metrics on and off, alternating.
 #
-# Usage: bench/metrics.sh [--containers N] [--scrapes N] [--rounds N] [--work DIR]
+# Usage: bench/metrics.sh [--containers N] [--scrapes N] [--rounds N] [--work DIR] [--java-home DIR]
+#   --java-home: the JDK lamina serve runs on (default: the java on PATH)
 # Needs: mvn -q -DskipTests install (the e2e test classes and their dependencies)
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-containers=500 scrapes=200 rounds=3 work=""
+containers=500 scrapes=200 rounds=3 work="" java=java
 while [ $# -gt 0 ]; do
   case "$1" in
     --containers) containers="$2"; shift 2 ;;
     --scrapes) scrapes="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
-    *) echo "usage: $0 [--containers N] [--scrapes N] [--rounds N] [--work DIR]" >&2; exit 2 ;;
+    --java-home) java="$2/bin/java"; shift 2 ;;
+    *) echo "usage: $0 [--containers N] [--scrapes N] [--rounds N] [--work DIR] [--java-home DIR]" >&2; exit 2 ;;
   esac
 done
 if [ "$(id -u)" != 0 ]; then
@@ -34,4 +36,4 @@ fi
 cd "$top"
 mvn -B -q -o -pl e2e dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$work/classpath"
 cp="$(cat "$work/classpath")"
-java -cp "$classes:$cp" dev.lamina.e2e.MetricsBench "$work" "$containers" "$scrapes" "$rounds"
+"$java" -cp "$classes:$cp" dev.lamina.e2e.MetricsBench "$work" "$containers" "$scrapes" "$rounds"

@@ -21,7 +21,8 @@ import java.util.Locale;
  *   <li>scrape latency of {@code /metrics} with {@code containers} active container snapshots,
  *       each labelled by a pod that fabric8's mock API server serves, once the size sweep has
  *       measured them all (Prometheus text and OpenMetrics);
- *   <li>lamina's resident memory when idle, with the metrics on and with them off, alternating.
+ *   <li>the resident memory of {@code bin/lamina serve} when idle (the JDK, JVM options and class
+ *       cache it picks), with the metrics on and with them off, alternating.
  * </ul>
  *
  * <p>Run: {@code bench/metrics.sh [--containers N] [--scrapes N] [--rounds N] [--work DIR]}
@@ -45,7 +46,7 @@ public final class MetricsBench {
     int scrapes = args.length > 2 ? Integer.parseInt(args[2]) : 200;
     int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
     MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
-    System.out.printf(Locale.ROOT, "lamina serve on JDK %s, %d cores%n", System.getProperty("java.version"),
+    System.out.printf(Locale.ROOT, "scrapes: lamina serve on JDK %s, %d cores%n", System.getProperty("java.version"),
         Runtime.getRuntime().availableProcessors());
     scrapeLatency(work.resolve("scrape"), containers, scrapes);
     idleMemory(work.resolve("idle"), rounds);
@@ -113,32 +114,45 @@ public final class MetricsBench {
   }
 
   private static void idleMemory(Path dir, int rounds) throws Exception {
+    Path cache = Files.createDirectories(dir.resolve("cache"));
+    idleRssMiB(dir.resolve("training"), true, cache); // bin/lamina's first start trains its class cache
     List<Double> on = new ArrayList<>();
     List<Double> off = new ArrayList<>();
     for (int i = 0; i < rounds; i++) {
-      on.add(idleRssMiB(dir.resolve("on-" + i), true));
-      off.add(idleRssMiB(dir.resolve("off-" + i), false));
+      on.add(idleRssMiB(dir.resolve("on-" + i), true, cache));
+      off.add(idleRssMiB(dir.resolve("off-" + i), false, cache));
     }
-    System.out.printf(Locale.ROOT, "idle resident memory 20 s after start, MiB, median (min-max) of %d:%n"
-        + "  metrics on   %s%n  metrics off  %s%n", rounds, medianRange(on), medianRange(off));
+    System.out.printf(Locale.ROOT, "idle resident memory of bin/lamina serve 20 s after start (its JDK, JVM options"
+        + " and class cache), MiB, median (min-max) of %d:%n  metrics on   %s%n  metrics off  %s%n", rounds,
+        medianRange(on), medianRange(off));
   }
 
-  private static double idleRssMiB(Path dir, boolean metrics) throws Exception {
+  private static double idleRssMiB(Path dir, boolean metrics, Path cache) throws Exception {
     Files.createDirectories(dir);
-    List<String> options = metrics
+    List<String> cmd = new ArrayList<>(List.of(ContainerdHarness.projectRoot().resolve("bin/lamina").toString(),
+        "serve", "--root", dir.resolve("root").toString(), "--socket", dir.resolve("c.sock").toString(),
+        "--snapshotter-socket", dir.resolve("s.sock").toString(), "--containerd-address="));
+    cmd.addAll(metrics
         ? List.of("--metrics-address", "127.0.0.1:" + PrometheusServer.freePort(), "--size-interval", "1")
-        : List.of("--metrics-address=");
-    // the heap and collector bin/lamina gives the daemon
-    try (ContainerdLaminaProcess lamina = ContainerdLaminaProcess.start(dir.resolve("root"), dir.resolve("s.sock"),
-        "overlay", dir.resolve("lamina.log"), List.of("-Xmx128m", "-XX:+UseSerialGC"), options)) {
+        : List.of("--metrics-address="));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(dir.resolve("lamina.log").toFile());
+    pb.environment().put("LAMINA_CACHE_DIR", cache.toString());
+    Process p = pb.start(); // bin/lamina execs the JVM: the same process
+    try {
       Thread.sleep(20_000);
-      long pid = lamina.process().pid();
-      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+      if (!p.isAlive()) {
+        throw new IOException("lamina serve exited " + p.exitValue() + ": " + Files.readString(dir.resolve("lamina.log")));
+      }
+      for (String line : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
         if (line.startsWith("VmRSS:")) {
           return Long.parseLong(line.replaceAll("\\D+", "")) / 1024.0;
         }
       }
-      throw new IOException("no VmRSS for " + pid);
+      throw new IOException("no VmRSS for " + p.pid());
+    } finally {
+      p.destroy(); // SIGTERM: a clean stop, which writes the class cache on the first start
+      p.waitFor();
     }
   }
 
