@@ -25,9 +25,9 @@ import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageRecord;
-import dev.lamina.remotes.Index;
-import dev.lamina.remotes.ManifestDocument;
-import dev.lamina.remotes.Manifests;
+import dev.lamina.oci.Index;
+import dev.lamina.oci.ManifestDocument;
+import dev.lamina.oci.Manifests;
 import dev.lamina.snapshots.Info;
 import dev.lamina.snapshots.Labels;
 import dev.lamina.snapshots.Snapshotter;
@@ -170,9 +170,9 @@ final class Registrar {
 
   private Blobs blobs(ImageRecord r) throws IOException {
     byte[] manifest = read(r.manifestDigest());
-    ManifestDocument doc = Manifests.parse(dev.lamina.remotes.Descriptor.of("", r.manifestDigest(), manifest.length),
+    ManifestDocument doc = Manifests.parse(dev.lamina.oci.Descriptor.of("", r.manifestDigest(), manifest.length),
         manifest);
-    if (!(doc instanceof dev.lamina.remotes.Manifest m)) {
+    if (!(doc instanceof dev.lamina.oci.Manifest m)) {
       throw LaminaException.failedPrecondition("image " + r.id() + ": " + r.manifestDigest() + " is not a manifest");
     }
     byte[] config = read(r.id());
@@ -189,7 +189,7 @@ final class Registrar {
       if (bytes.isEmpty()) {
         continue;
       }
-      ManifestDocument top = Manifests.parse(dev.lamina.remotes.Descriptor.of("", d, bytes.get().length), bytes.get());
+      ManifestDocument top = Manifests.parse(dev.lamina.oci.Descriptor.of("", d, bytes.get().length), bytes.get());
       if (top instanceof Index index) {
         for (int i = 0; i < index.manifests().size(); i++) {
           if (index.manifests().get(i).digest().equals(r.manifestDigest())) {

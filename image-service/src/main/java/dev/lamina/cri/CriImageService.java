@@ -8,7 +8,7 @@ import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageRecord;
 import dev.lamina.images.PullListener;
-import dev.lamina.remotes.ImageRef;
+import dev.lamina.oci.ImageRef;
 import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.services.GrpcErrors;
 import io.grpc.Status;

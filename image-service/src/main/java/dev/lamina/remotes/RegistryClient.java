@@ -2,6 +2,14 @@ package dev.lamina.remotes;
 
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.ImageConfig;
+import dev.lamina.oci.ImageRef;
+import dev.lamina.oci.Index;
+import dev.lamina.oci.Manifest;
+import dev.lamina.oci.ManifestDocument;
+import dev.lamina.oci.Manifests;
+import dev.lamina.oci.Platform;
 import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.remotes.hosts.RegistryHost;
 import dev.lamina.remotes.hosts.RegistryHost.Capability;

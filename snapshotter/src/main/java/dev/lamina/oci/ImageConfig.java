@@ -1,4 +1,4 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lamina.digest.Digest;

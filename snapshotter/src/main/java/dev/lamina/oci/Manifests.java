@@ -1,4 +1,4 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lamina.errdefs.ErrorKind;
@@ -92,7 +92,8 @@ public final class Manifests {
     return out;
   }
 
-  static LaminaException schema1(String what) {
+  /** NOT_IMPLEMENTED for {@code what}, a Docker schema 1 manifest, saying how to get a pullable one. */
+  public static LaminaException schema1(String what) {
     return new LaminaException(
         ErrorKind.NOT_IMPLEMENTED,
         what + " is a Docker image manifest v2 schema 1 ("
