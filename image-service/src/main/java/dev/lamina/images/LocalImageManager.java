@@ -7,6 +7,7 @@ import dev.lamina.errdefs.LaminaException;
 import dev.lamina.oci.Descriptor;
 import dev.lamina.oci.ImageConfig;
 import dev.lamina.oci.ImageRef;
+import dev.lamina.oci.Limits;
 import dev.lamina.oci.Manifest;
 import dev.lamina.oci.ManifestDocument;
 import dev.lamina.oci.Manifests;
@@ -62,8 +63,6 @@ public final class LocalImageManager implements ImageManager, Closeable {
   private static final Pattern FULL_ID = Pattern.compile("(?:sha256:)?([a-f0-9]{64})");
   /** Short IDs as docker prints them (12 hex digits) or longer; shorter ones are too easy to hit. */
   private static final Pattern SHORT_ID = Pattern.compile("(?:sha256:)?([a-f0-9]{12,63})");
-  private static final int MAX_MANIFEST_BYTES = 4 << 20;
-  private static final int MAX_CONFIG_BYTES = 32 << 20;
 
   private final ImageManagerOptions options;
   private final RegistryClient registry;
@@ -334,7 +333,7 @@ public final class LocalImageManager implements ImageManager, Closeable {
     if (cached != null) {
       return Optional.of(cached);
     }
-    Optional<byte[]> bytes = blobs.readIfPresent(manifest, MAX_MANIFEST_BYTES);
+    Optional<byte[]> bytes = blobs.readIfPresent(manifest, Limits.MAX_MANIFEST_BYTES);
     if (bytes.isEmpty()) {
       return Optional.empty();
     }
@@ -342,7 +341,7 @@ public final class LocalImageManager implements ImageManager, Closeable {
     if (!(doc instanceof Manifest m)) {
       throw LaminaException.invalidArgument("content " + manifest + " is an index, not an image manifest");
     }
-    Optional<byte[]> config = blobs.readIfPresent(m.config().digest(), MAX_CONFIG_BYTES);
+    Optional<byte[]> config = blobs.readIfPresent(m.config().digest(), Limits.MAX_CONFIG_BYTES);
     if (config.isEmpty()) {
       return Optional.empty();
     }

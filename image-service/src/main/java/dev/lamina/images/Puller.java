@@ -1,5 +1,7 @@
 package dev.lamina.images;
 
+import static dev.lamina.oci.Limits.MAX_INDEX_DEPTH;
+
 import dev.lamina.archive.ApplyOptions;
 import dev.lamina.archive.ApplyStats;
 import dev.lamina.archive.WhiteoutMode;
@@ -74,7 +76,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Puller implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(LocalImageManager.class);
-  private static final int MAX_INDEX_DEPTH = 4;
   private static final int COPY_BUFFER = 256 * 1024;
   /** Read-ahead of a layer's download: 8 buffers of 256 KiB, recycled. */
   private static final int FETCH_CHUNK = 256 * 1024;

@@ -25,8 +25,8 @@ public final class Json {
               JsonFactory.builder()
                   .streamReadConstraints(
                       StreamReadConstraints.builder()
-                          .maxNestingDepth(64)
-                          .maxStringLength(1 << 20)
+                          .maxNestingDepth(Limits.MAX_JSON_NESTING)
+                          .maxStringLength(Limits.MAX_JSON_STRING)
                           .build())
                   .build())
           .build();

@@ -8,9 +8,6 @@ import java.util.List;
 
 /** Parses and validates manifests and indexes. */
 public final class Manifests {
-  /** At most this many layers in a manifest, entries in an index, diff IDs in a config. */
-  public static final int MAX_ENTRIES = 4096;
-
   private Manifests() {}
 
   /**
@@ -82,8 +79,8 @@ public final class Manifests {
     if (arr == null || !arr.isArray()) {
       throw j.invalid(field, "want an array");
     }
-    if (arr.size() > MAX_ENTRIES) {
-      throw j.invalid(field, "more than " + MAX_ENTRIES + " entries");
+    if (arr.size() > Limits.MAX_ENTRIES) {
+      throw j.invalid(field, "more than " + Limits.MAX_ENTRIES + " entries");
     }
     List<Descriptor> out = new ArrayList<>(arr.size());
     for (int i = 0; i < arr.size(); i++) {
