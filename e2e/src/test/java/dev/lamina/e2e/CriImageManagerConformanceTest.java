@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.lamina.cri.runtime.v1.Api;
 import dev.lamina.fstest.FsTree;
-import dev.lamina.remotes.Platform;
+import dev.lamina.oci.Platform;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;

@@ -4,7 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.lamina.remotes.Platform;
+import dev.lamina.oci.MediaTypes;
+import dev.lamina.oci.Platform;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +23,6 @@ import java.util.Map;
  */
 record OciImage(Path layout, String manifestDigest, String configDigest, List<Layer> layers) {
   static final String REF_NAME = "org.opencontainers.image.ref.name";
-  static final String INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   OciImage {
@@ -81,7 +81,7 @@ record OciImage(Path layout, String manifestDigest, String configDigest, List<La
     ArrayNode tagged = (ArrayNode) top.path("manifests");
     ObjectNode index = JSON.createObjectNode();
     index.put("schemaVersion", 2);
-    index.put("mediaType", INDEX_MEDIA_TYPE);
+    index.put("mediaType", MediaTypes.OCI_INDEX);
     ArrayNode list = index.putArray("manifests");
     for (Map.Entry<String, Platform> e : manifests.entrySet()) {
       JsonNode found = null;
@@ -121,7 +121,7 @@ record OciImage(Path layout, String manifestDigest, String configDigest, List<La
       }
     }
     ObjectNode d = tagged.addObject();
-    d.put("mediaType", INDEX_MEDIA_TYPE);
+    d.put("mediaType", MediaTypes.OCI_INDEX);
     d.put("digest", digest);
     d.put("size", bytes.length);
     d.putObject("annotations").put(REF_NAME, indexTag);

@@ -25,9 +25,10 @@ import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageRecord;
-import dev.lamina.remotes.Index;
-import dev.lamina.remotes.ManifestDocument;
-import dev.lamina.remotes.Manifests;
+import dev.lamina.oci.Index;
+import dev.lamina.oci.Limits;
+import dev.lamina.oci.ManifestDocument;
+import dev.lamina.oci.Manifests;
 import dev.lamina.snapshots.Info;
 import dev.lamina.snapshots.Labels;
 import dev.lamina.snapshots.Snapshotter;
@@ -83,7 +84,6 @@ final class Registrar {
   static final Duration LEASE_TTL = Duration.ofHours(1);
   /** Bytes per Write message: well under containerd's message limit. */
   private static final int WRITE_CHUNK = 1 << 20;
-  private static final int MAX_DOCUMENT = 4 << 20;
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final ContainerdClient client;
@@ -169,13 +169,13 @@ final class Registrar {
   record Blobs(Blob config, Blob manifest, Optional<Blob> index, int manifestPosition) {}
 
   private Blobs blobs(ImageRecord r) throws IOException {
-    byte[] manifest = read(r.manifestDigest());
-    ManifestDocument doc = Manifests.parse(dev.lamina.remotes.Descriptor.of("", r.manifestDigest(), manifest.length),
+    byte[] manifest = read(r.manifestDigest(), Limits.MAX_MANIFEST_BYTES);
+    ManifestDocument doc = Manifests.parse(dev.lamina.oci.Descriptor.of("", r.manifestDigest(), manifest.length),
         manifest);
-    if (!(doc instanceof dev.lamina.remotes.Manifest m)) {
+    if (!(doc instanceof dev.lamina.oci.Manifest m)) {
       throw LaminaException.failedPrecondition("image " + r.id() + ": " + r.manifestDigest() + " is not a manifest");
     }
-    byte[] config = read(r.id());
+    byte[] config = read(r.id(), Limits.MAX_CONFIG_BYTES);
     Blob configBlob = new Blob(descriptor(m.config().mediaType(), r.id(), config.length), config);
     Blob manifestBlob = new Blob(descriptor(doc.descriptor().mediaType(), r.manifestDigest(), manifest.length),
         manifest);
@@ -185,11 +185,11 @@ final class Registrar {
       if (d.equals(r.manifestDigest())) {
         continue;
       }
-      Optional<byte[]> bytes = readIfPresent(d);
+      Optional<byte[]> bytes = readIfPresent(d, Limits.MAX_MANIFEST_BYTES);
       if (bytes.isEmpty()) {
         continue;
       }
-      ManifestDocument top = Manifests.parse(dev.lamina.remotes.Descriptor.of("", d, bytes.get().length), bytes.get());
+      ManifestDocument top = Manifests.parse(dev.lamina.oci.Descriptor.of("", d, bytes.get().length), bytes.get());
       if (top instanceof Index index) {
         for (int i = 0; i < index.manifests().size(); i++) {
           if (index.manifests().get(i).digest().equals(r.manifestDigest())) {
@@ -215,12 +215,12 @@ final class Registrar {
     return Descriptor.newBuilder().setMediaType(mediaType).setDigest(digest.toString()).setSize(size).build();
   }
 
-  private byte[] read(Digest digest) throws IOException {
-    return readIfPresent(digest).orElseThrow(() -> LaminaException.failedPrecondition(
+  private byte[] read(Digest digest, int maxBytes) throws IOException {
+    return readIfPresent(digest, maxBytes).orElseThrow(() -> LaminaException.failedPrecondition(
         "content " + digest + " is missing from lamina's content store"));
   }
 
-  private Optional<byte[]> readIfPresent(Digest digest) throws IOException {
+  private Optional<byte[]> readIfPresent(Digest digest, int maxBytes) throws IOException {
     ReaderAt r;
     try {
       r = content.readerAt(digest);
@@ -231,9 +231,9 @@ final class Registrar {
       throw e;
     }
     try (r) {
-      if (r.size() > MAX_DOCUMENT) {
-        throw LaminaException.invalidArgument("content " + digest + " is " + r.size() + " bytes, more than "
-            + MAX_DOCUMENT + " for a manifest or config");
+      if (r.size() > maxBytes) {
+        throw LaminaException.invalidArgument("content " + digest + " is " + r.size() + " bytes, more than the limit of "
+            + maxBytes);
       }
       ByteBuffer buf = ByteBuffer.allocate((int) r.size());
       while (buf.hasRemaining()) {

@@ -7,7 +7,7 @@ import dev.lamina.cri.runtime.v1.Api;
 import dev.lamina.digest.Digest;
 import dev.lamina.images.FilesystemUsage;
 import dev.lamina.images.ImageRecord;
-import dev.lamina.remotes.ImageConfig;
+import dev.lamina.oci.ImageConfig;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;

@@ -4,7 +4,7 @@ import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageRecord;
-import dev.lamina.remotes.ImageRef;
+import dev.lamina.oci.ImageRef;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

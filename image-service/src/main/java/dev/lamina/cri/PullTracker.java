@@ -4,7 +4,7 @@ import dev.lamina.api.v1.LayerProgress;
 import dev.lamina.api.v1.PullProgress;
 import dev.lamina.digest.Digest;
 import dev.lamina.images.PullListener;
-import dev.lamina.remotes.Descriptor;
+import dev.lamina.oci.Descriptor;
 import java.util.ArrayList;
 import java.util.List;
 

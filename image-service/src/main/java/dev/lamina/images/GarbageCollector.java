@@ -4,11 +4,12 @@ import dev.lamina.content.Info;
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
-import dev.lamina.remotes.Descriptor;
-import dev.lamina.remotes.Index;
-import dev.lamina.remotes.Manifest;
-import dev.lamina.remotes.ManifestDocument;
-import dev.lamina.remotes.Manifests;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.Index;
+import dev.lamina.oci.Limits;
+import dev.lamina.oci.Manifest;
+import dev.lamina.oci.ManifestDocument;
+import dev.lamina.oci.Manifests;
 import dev.lamina.snapshots.Kind;
 import dev.lamina.snapshots.Snapshotter;
 import dev.lamina.snapshots.Usage;
@@ -42,8 +43,6 @@ import org.slf4j.LoggerFactory;
  */
 final class GarbageCollector {
   private static final Logger LOG = LoggerFactory.getLogger(LocalImageManager.class);
-  private static final int MAX_INDEX_DEPTH = 4;
-  private static final int MAX_MANIFEST_BYTES = 4 << 20;
 
   /** What a collection removed. */
   record Collected(int blobs, long blobBytes, int snapshots, long snapshotBytes) {}
@@ -209,10 +208,10 @@ final class GarbageCollector {
 
   /** Marks an index's entries, and what nested indexes and manifests held locally reach. */
   private void markIndex(Descriptor index, Set<Digest> content, int depth) throws IOException {
-    if (depth > MAX_INDEX_DEPTH) {
+    if (depth > Limits.MAX_INDEX_DEPTH) {
       return;
     }
-    Optional<byte[]> bytes = blobs.readIfPresent(index.digest(), MAX_MANIFEST_BYTES);
+    Optional<byte[]> bytes = blobs.readIfPresent(index.digest(), Limits.MAX_MANIFEST_BYTES);
     if (bytes.isEmpty()) {
       return;
     }

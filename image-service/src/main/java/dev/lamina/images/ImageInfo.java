@@ -1,8 +1,8 @@
 package dev.lamina.images;
 
 import dev.lamina.digest.Digest;
-import dev.lamina.remotes.ImageConfig;
-import dev.lamina.remotes.Manifest;
+import dev.lamina.oci.ImageConfig;
+import dev.lamina.oci.Manifest;
 import java.util.List;
 
 /**

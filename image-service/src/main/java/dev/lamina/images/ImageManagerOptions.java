@@ -1,7 +1,7 @@
 package dev.lamina.images;
 
+import dev.lamina.oci.Platform;
 import dev.lamina.processor.StreamProcessors;
-import dev.lamina.remotes.Platform;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Set;

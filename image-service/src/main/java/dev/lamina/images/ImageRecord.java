@@ -1,7 +1,7 @@
 package dev.lamina.images;
 
 import dev.lamina.digest.Digest;
-import dev.lamina.remotes.ImageConfig;
+import dev.lamina.oci.ImageConfig;
 import java.util.List;
 
 /**

@@ -2,7 +2,7 @@ package dev.lamina.images;
 
 import dev.lamina.archive.ApplyStats;
 import dev.lamina.digest.Digest;
-import dev.lamina.remotes.Descriptor;
+import dev.lamina.oci.Descriptor;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;

@@ -4,12 +4,13 @@ import dev.lamina.content.Store;
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
-import dev.lamina.remotes.Descriptor;
-import dev.lamina.remotes.ImageConfig;
-import dev.lamina.remotes.ImageRef;
-import dev.lamina.remotes.Manifest;
-import dev.lamina.remotes.ManifestDocument;
-import dev.lamina.remotes.Manifests;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.ImageConfig;
+import dev.lamina.oci.ImageRef;
+import dev.lamina.oci.Limits;
+import dev.lamina.oci.Manifest;
+import dev.lamina.oci.ManifestDocument;
+import dev.lamina.oci.Manifests;
 import dev.lamina.remotes.RegistryClient;
 import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.snapshots.Kind;
@@ -62,8 +63,6 @@ public final class LocalImageManager implements ImageManager, Closeable {
   private static final Pattern FULL_ID = Pattern.compile("(?:sha256:)?([a-f0-9]{64})");
   /** Short IDs as docker prints them (12 hex digits) or longer; shorter ones are too easy to hit. */
   private static final Pattern SHORT_ID = Pattern.compile("(?:sha256:)?([a-f0-9]{12,63})");
-  private static final int MAX_MANIFEST_BYTES = 4 << 20;
-  private static final int MAX_CONFIG_BYTES = 32 << 20;
 
   private final ImageManagerOptions options;
   private final RegistryClient registry;
@@ -362,7 +361,7 @@ public final class LocalImageManager implements ImageManager, Closeable {
     if (cached != null) {
       return Optional.of(cached);
     }
-    Optional<byte[]> bytes = blobs.readIfPresent(manifest, MAX_MANIFEST_BYTES);
+    Optional<byte[]> bytes = blobs.readIfPresent(manifest, Limits.MAX_MANIFEST_BYTES);
     if (bytes.isEmpty()) {
       return Optional.empty();
     }
@@ -370,7 +369,7 @@ public final class LocalImageManager implements ImageManager, Closeable {
     if (!(doc instanceof Manifest m)) {
       throw LaminaException.invalidArgument("content " + manifest + " is an index, not an image manifest");
     }
-    Optional<byte[]> config = blobs.readIfPresent(m.config().digest(), MAX_CONFIG_BYTES);
+    Optional<byte[]> config = blobs.readIfPresent(m.config().digest(), Limits.MAX_CONFIG_BYTES);
     if (config.isEmpty()) {
       return Optional.empty();
     }

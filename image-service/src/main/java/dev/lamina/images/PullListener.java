@@ -1,7 +1,7 @@
 package dev.lamina.images;
 
 import dev.lamina.digest.Digest;
-import dev.lamina.remotes.Descriptor;
+import dev.lamina.oci.Descriptor;
 import java.util.List;
 
 /** Progress of one pull, for terminals and logs. Called from pull threads; must be cheap. */

@@ -1,5 +1,7 @@
 package dev.lamina.images;
 
+import static dev.lamina.oci.Limits.MAX_INDEX_DEPTH;
+
 import dev.lamina.archive.ApplyOptions;
 import dev.lamina.archive.ApplyStats;
 import dev.lamina.archive.WhiteoutMode;
@@ -12,14 +14,14 @@ import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.mount.Mount;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.ImageConfig;
+import dev.lamina.oci.ImageRef;
+import dev.lamina.oci.Index;
+import dev.lamina.oci.Manifest;
+import dev.lamina.oci.ManifestDocument;
+import dev.lamina.oci.Manifests;
 import dev.lamina.posix.Posix;
-import dev.lamina.remotes.Descriptor;
-import dev.lamina.remotes.ImageConfig;
-import dev.lamina.remotes.ImageRef;
-import dev.lamina.remotes.Index;
-import dev.lamina.remotes.Manifest;
-import dev.lamina.remotes.ManifestDocument;
-import dev.lamina.remotes.Manifests;
 import dev.lamina.remotes.RegistryClient;
 import dev.lamina.remotes.VerifyingInputStream;
 import dev.lamina.snapshots.Kind;
@@ -74,7 +76,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Puller implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(LocalImageManager.class);
-  private static final int MAX_INDEX_DEPTH = 4;
   private static final int COPY_BUFFER = 256 * 1024;
   /** Read-ahead of a layer's download: 8 buffers of 256 KiB, recycled. */
   private static final int FETCH_CHUNK = 256 * 1024;

@@ -6,7 +6,7 @@ import dev.lamina.images.FilesystemUsage;
 import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageRecord;
 import dev.lamina.images.PullListener;
-import dev.lamina.remotes.Descriptor;
+import dev.lamina.oci.Descriptor;
 import dev.lamina.remotes.auth.Credentials;
 import java.io.Closeable;
 import java.io.IOException;

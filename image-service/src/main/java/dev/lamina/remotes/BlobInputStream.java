@@ -2,6 +2,7 @@ package dev.lamina.remotes;
 
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.Descriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import org.slf4j.Logger;

@@ -1,6 +1,8 @@
 package dev.lamina.remotes;
 
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.ImageRef;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;

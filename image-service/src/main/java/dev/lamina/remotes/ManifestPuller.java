@@ -2,6 +2,8 @@ package dev.lamina.remotes;
 
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.ImageRef;
+import dev.lamina.oci.MediaTypes;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
@@ -50,7 +52,7 @@ final class ManifestPuller implements RegistryEndpoint<ManifestPuller.Pulled> {
 
   @Override
   public Map<String, List<String>> headers() {
-    return Map.of("Accept", List.of(MediaTypes.manifestAccept(preferredType)));
+    return Map.of("Accept", List.of(accept(preferredType)));
   }
 
   @Override
@@ -80,6 +82,24 @@ final class ManifestPuller implements RegistryEndpoint<ManifestPuller.Pulled> {
           what + ": received " + bytes.length + " bytes of the announced " + declared);
     }
     return new Pulled(bytes, MediaTypes.base(r.header("Content-Type")), headerDigest(r));
+  }
+
+  /** The {@code Accept} header for manifest requests, the given type first when it is one of ours. */
+  static String accept(String preferred) {
+    StringBuilder sb = new StringBuilder();
+    String p = MediaTypes.base(preferred);
+    if (MediaTypes.MANIFEST_TYPES.contains(p)) {
+      sb.append(p);
+    }
+    for (String t : MediaTypes.MANIFEST_TYPES) {
+      if (!t.equals(p)) {
+        if (sb.length() > 0) {
+          sb.append(", ");
+        }
+        sb.append(t);
+      }
+    }
+    return sb.toString();
   }
 
   static Digest headerDigest(Response r) {

@@ -3,6 +3,11 @@ package dev.lamina.remotes;
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.ImageRef;
+import dev.lamina.oci.ManifestDocument;
+import dev.lamina.oci.Manifests;
+import dev.lamina.oci.MediaTypes;
 import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.remotes.hosts.RegistryHost;
 import java.security.MessageDigest;
@@ -45,7 +50,7 @@ final class ManifestResolver {
 
     @Override
     public Map<String, List<String>> headers() {
-      return Map.of("Accept", List.of(MediaTypes.manifestAccept("")));
+      return Map.of("Accept", List.of(ManifestPuller.accept("")));
     }
 
     @Override

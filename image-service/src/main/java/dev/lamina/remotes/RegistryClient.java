@@ -2,6 +2,15 @@ package dev.lamina.remotes;
 
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.ImageConfig;
+import dev.lamina.oci.ImageRef;
+import dev.lamina.oci.Index;
+import dev.lamina.oci.Limits;
+import dev.lamina.oci.Manifest;
+import dev.lamina.oci.ManifestDocument;
+import dev.lamina.oci.Manifests;
+import dev.lamina.oci.Platform;
 import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.remotes.hosts.RegistryHost;
 import dev.lamina.remotes.hosts.RegistryHost.Capability;
@@ -28,7 +37,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class RegistryClient {
   private static final Logger LOG = LoggerFactory.getLogger(RegistryClient.class);
-  private static final int MAX_INDEX_DEPTH = 4;
 
   private final RegistryOptions options;
   private final RegistryEndpointCaller caller;
@@ -146,7 +154,7 @@ public final class RegistryClient {
       ImageRef repo, Descriptor manifest, Platform.Matcher matcher, ManifestSink sink)
       throws LaminaException {
     Descriptor current = manifest;
-    for (int depth = 0; depth <= MAX_INDEX_DEPTH; depth++) {
+    for (int depth = 0; depth <= Limits.MAX_INDEX_DEPTH; depth++) {
       byte[] bytes = fetchManifest(repo, current);
       ManifestDocument doc = Manifests.parse(current, bytes);
       try {
@@ -162,7 +170,7 @@ public final class RegistryClient {
       current = ((Index) doc).require(matcher, repo.name());
     }
     throw LaminaException.invalidArgument(
-        "index " + manifest.digest() + " of " + repo.name() + " nests more than " + MAX_INDEX_DEPTH + " deep");
+        "index " + manifest.digest() + " of " + repo.name() + " nests more than " + Limits.MAX_INDEX_DEPTH + " deep");
   }
 
   /**

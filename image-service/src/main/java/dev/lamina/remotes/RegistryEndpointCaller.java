@@ -3,6 +3,8 @@ package dev.lamina.remotes;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.Json;
+import dev.lamina.oci.MediaTypes;
 import dev.lamina.remotes.auth.AuthChallenge;
 import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.remotes.hosts.RegistryHost;

@@ -1,5 +1,6 @@
 package dev.lamina.remotes;
 
+import dev.lamina.oci.Limits;
 import dev.lamina.remotes.hosts.HostsConfig;
 import java.time.Clock;
 import java.time.Duration;
@@ -77,8 +78,8 @@ public record RegistryOptions(
         Duration.ofSeconds(10),
         Duration.ofSeconds(60),
         2,
-        4 << 20,
-        32 << 20,
+        Limits.MAX_MANIFEST_BYTES,
+        Limits.MAX_CONFIG_BYTES,
         3,
         "lamina",
         Clock.systemUTC());

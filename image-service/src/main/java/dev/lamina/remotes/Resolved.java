@@ -1,5 +1,8 @@
 package dev.lamina.remotes;
 
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.ImageRef;
+
 /**
  * What a reference resolves to.
  *

@@ -3,6 +3,7 @@ package dev.lamina.remotes;
 import dev.lamina.digest.Digest;
 import dev.lamina.digest.DigestingInputStream;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.Descriptor;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -7,7 +7,7 @@ import dev.lamina.containerd.diff.v1.DiffGrpc;
 import dev.lamina.containerd.diff.v1.DiffRequest;
 import dev.lamina.containerd.diff.v1.DiffResponse;
 import dev.lamina.errdefs.LaminaException;
-import dev.lamina.remotes.Descriptor;
+import dev.lamina.oci.Descriptor;
 import io.grpc.stub.StreamObserver;
 import java.util.LinkedHashMap;
 import java.util.Map;

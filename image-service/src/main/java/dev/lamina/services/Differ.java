@@ -1,7 +1,7 @@
 package dev.lamina.services;
 
 import dev.lamina.mount.Mount;
-import dev.lamina.remotes.Descriptor;
+import dev.lamina.oci.Descriptor;
 import java.io.IOException;
 import java.util.List;
 

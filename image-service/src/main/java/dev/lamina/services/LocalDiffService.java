@@ -3,7 +3,7 @@ package dev.lamina.services;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.mount.Mount;
-import dev.lamina.remotes.Descriptor;
+import dev.lamina.oci.Descriptor;
 import java.io.IOException;
 import java.util.List;
 

@@ -4,7 +4,7 @@ import com.google.protobuf.Timestamp;
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.mount.Mount;
-import dev.lamina.remotes.Descriptor;
+import dev.lamina.oci.Descriptor;
 import dev.lamina.snapshots.Info;
 import dev.lamina.snapshots.Kind;
 import java.time.Instant;

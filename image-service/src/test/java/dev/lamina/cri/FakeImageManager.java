@@ -6,7 +6,7 @@ import dev.lamina.images.FilesystemUsage;
 import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageRecord;
 import dev.lamina.images.PullListener;
-import dev.lamina.remotes.ImageRef;
+import dev.lamina.oci.ImageRef;
 import dev.lamina.remotes.auth.Credentials;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -2,7 +2,7 @@ package dev.lamina.cri;
 
 import dev.lamina.digest.Digest;
 import dev.lamina.images.ImageRecord;
-import dev.lamina.remotes.ImageConfig;
+import dev.lamina.oci.ImageConfig;
 import java.util.List;
 import java.util.Map;
 

@@ -2,11 +2,11 @@ package dev.lamina.cri;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.lamina.api.v1.LayerProgress;
 import dev.lamina.api.v1.LayerProgress.State;
+import dev.lamina.api.v1.LayerProgress;
 import dev.lamina.api.v1.PullProgress;
 import dev.lamina.digest.Digest;
-import dev.lamina.remotes.Descriptor;
+import dev.lamina.oci.Descriptor;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;

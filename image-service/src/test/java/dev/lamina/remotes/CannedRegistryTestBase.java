@@ -5,6 +5,13 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.Fixtures;
+import dev.lamina.oci.ImageRef;
+import dev.lamina.oci.MediaTypes;
+import dev.lamina.remotes.hosts.HostsConfig;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -47,10 +54,18 @@ abstract class CannedRegistryTestBase {
 
   RegistryOptions options() throws Exception {
     return RegistryOptions.defaults()
-        .withHosts(Fixtures.plainHttp(tmp.resolve("hosts"), server.authority()))
+        .withHosts(plainHttp(tmp.resolve("hosts"), server.authority()))
         .withRetries(3, Duration.ofMillis(5), Duration.ofMillis(20), Duration.ofSeconds(5))
         .withTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(10))
         .withClock(clock);
+  }
+
+  /** A hosts directory whose only entry sends {@code authority} to plain http. */
+  static HostsConfig plainHttp(Path dir, String authority) throws IOException {
+    Path d = dir.resolve(authority);
+    Files.createDirectories(d);
+    Files.writeString(d.resolve("hosts.toml"), "server = \"http://" + authority + "\"\n");
+    return HostsConfig.directory(dir);
   }
 
   RegistryClient client() throws Exception {

@@ -2,6 +2,8 @@ package dev.lamina.remotes;
 
 import com.sun.net.httpserver.HttpExchange;
 import dev.lamina.digest.Digest;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.Fixtures;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.Map;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.ImageRef;
 import dev.lamina.remotes.hosts.HostsConfig;
 import java.io.IOException;
 import java.net.InetAddress;

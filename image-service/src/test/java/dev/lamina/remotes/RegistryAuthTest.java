@@ -3,6 +3,7 @@ package dev.lamina.remotes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lamina.errdefs.ErrorKind;
+import dev.lamina.oci.MediaTypes;
 import dev.lamina.remotes.auth.Credentials;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

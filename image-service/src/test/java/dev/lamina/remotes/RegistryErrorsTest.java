@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.MediaTypes;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Duration;

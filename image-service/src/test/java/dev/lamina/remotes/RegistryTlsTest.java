@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.Fixtures;
+import dev.lamina.oci.ImageRef;
+import dev.lamina.oci.MediaTypes;
 import dev.lamina.remotes.hosts.HostsConfig;
 import java.io.FileInputStream;
 import java.nio.file.Files;

@@ -4,6 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
+import dev.lamina.oci.Descriptor;
+import dev.lamina.oci.Fixtures;
+import dev.lamina.oci.ImageConfig;
+import dev.lamina.oci.ImageRef;
+import dev.lamina.oci.Manifest;
+import dev.lamina.oci.MediaTypes;
+import dev.lamina.oci.Platform;
 import dev.lamina.remotes.hosts.HostsConfig;
 import dev.lamina.remotes.hosts.RegistryHost;
 import java.nio.file.Files;

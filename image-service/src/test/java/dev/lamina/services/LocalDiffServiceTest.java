@@ -7,7 +7,7 @@ import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.mount.Mount;
-import dev.lamina.remotes.Descriptor;
+import dev.lamina.oci.Descriptor;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

@@ -2,6 +2,7 @@ package dev.lamina.compression;
 
 import com.github.luben.zstd.ZstdInputStreamNoFinalizer;
 import com.github.luben.zstd.ZstdOutputStreamNoFinalizer;
+import dev.lamina.oci.MediaTypes;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,9 +12,9 @@ import java.util.zip.GZIPOutputStream;
 
 /** The compressions an OCI layer may use, recognised by their magic bytes. */
 public enum Compression {
-  NONE("application/vnd.oci.image.layer.v1.tar"),
-  GZIP("application/vnd.oci.image.layer.v1.tar+gzip"),
-  ZSTD("application/vnd.oci.image.layer.v1.tar+zstd");
+  NONE(MediaTypes.OCI_LAYER),
+  GZIP(MediaTypes.OCI_LAYER_GZIP),
+  ZSTD(MediaTypes.OCI_LAYER_ZSTD);
 
   private static final int BUFFER = 128 * 1024;
 

@@ -2,6 +2,7 @@ package dev.lamina.processor;
 
 import dev.lamina.compression.Compression;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.MediaTypes;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -70,7 +71,7 @@ public final class StreamProcessors {
       BinaryProcessorConfig binary = find(current.mediaType());
       if (binary != null) {
         current = new BinaryProcessor(binary, current, payloads.get(binary.id()));
-      } else if (!decompressed && MediaTypes.BUILT_IN.contains(current.mediaType())) {
+      } else if (!decompressed && builtIn(current.mediaType())) {
         current = decompressor(current);
         decompressed = true;
       } else {
@@ -83,6 +84,11 @@ public final class StreamProcessors {
     }
     throw closing(current, LaminaException.invalidArgument("stream processors for \"" + mediaType
         + "\" did not reach a plain tar in " + MAX_STAGES + " stages"));
+  }
+
+  /** Layer media types whose compression lamina handles itself, by sniffing the magic bytes. */
+  private static boolean builtIn(String mediaType) {
+    return mediaType.equals(MediaTypes.UNKNOWN) || MediaTypes.LAYERS.contains(mediaType);
   }
 
   /**

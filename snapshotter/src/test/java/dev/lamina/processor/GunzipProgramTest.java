@@ -12,6 +12,7 @@ import dev.lamina.diff.LayerBlob;
 import dev.lamina.diff.StreamApplier;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.oci.MediaTypes;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

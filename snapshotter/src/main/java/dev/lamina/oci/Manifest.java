@@ -1,4 +1,4 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 import java.util.List;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lamina.digest.Digest;
@@ -72,8 +72,8 @@ public record ImageConfig(
     if (ids == null || !ids.isArray()) {
       throw j.invalid("rootfs.diff_ids", "missing");
     }
-    if (ids.size() > Manifests.MAX_ENTRIES) {
-      throw j.invalid("rootfs.diff_ids", "more than " + Manifests.MAX_ENTRIES + " entries");
+    if (ids.size() > Limits.MAX_ENTRIES) {
+      throw j.invalid("rootfs.diff_ids", "more than " + Limits.MAX_ENTRIES + " entries");
     }
     List<Digest> diffIds = new java.util.ArrayList<>();
     for (int i = 0; i < ids.size(); i++) {

@@ -1,4 +1,4 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.LaminaException;

@@ -1,4 +1,4 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 import dev.lamina.errdefs.LaminaException;
 import java.util.List;

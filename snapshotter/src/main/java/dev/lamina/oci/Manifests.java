@@ -1,4 +1,4 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lamina.errdefs.ErrorKind;
@@ -8,9 +8,6 @@ import java.util.List;
 
 /** Parses and validates manifests and indexes. */
 public final class Manifests {
-  /** At most this many layers in a manifest, entries in an index, diff IDs in a config. */
-  public static final int MAX_ENTRIES = 4096;
-
   private Manifests() {}
 
   /**
@@ -82,8 +79,8 @@ public final class Manifests {
     if (arr == null || !arr.isArray()) {
       throw j.invalid(field, "want an array");
     }
-    if (arr.size() > MAX_ENTRIES) {
-      throw j.invalid(field, "more than " + MAX_ENTRIES + " entries");
+    if (arr.size() > Limits.MAX_ENTRIES) {
+      throw j.invalid(field, "more than " + Limits.MAX_ENTRIES + " entries");
     }
     List<Descriptor> out = new ArrayList<>(arr.size());
     for (int i = 0; i < arr.size(); i++) {
@@ -92,7 +89,8 @@ public final class Manifests {
     return out;
   }
 
-  static LaminaException schema1(String what) {
+  /** NOT_IMPLEMENTED for {@code what}, a Docker schema 1 manifest, saying how to get a pullable one. */
+  public static LaminaException schema1(String what) {
     return new LaminaException(
         ErrorKind.NOT_IMPLEMENTED,
         what + " is a Docker image manifest v2 schema 1 ("

@@ -1,4 +1,4 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -15,26 +15,30 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Strict reading of registry JSON; every failure is INVALID_ARGUMENT naming the document and field. */
-final class Json {
-  static final ObjectMapper MAPPER =
+/**
+ * Strict reading of registry JSON (manifests, indexes, configs, token responses); every failure is
+ * INVALID_ARGUMENT naming the document and field.
+ */
+public final class Json {
+  public static final ObjectMapper MAPPER =
       JsonMapper.builder(
               JsonFactory.builder()
                   .streamReadConstraints(
                       StreamReadConstraints.builder()
-                          .maxNestingDepth(64)
-                          .maxStringLength(1 << 20)
+                          .maxNestingDepth(Limits.MAX_JSON_NESTING)
+                          .maxStringLength(Limits.MAX_JSON_STRING)
                           .build())
                   .build())
           .build();
 
   private final String what;
 
-  Json(String what) {
+  /** @param what the document, as failures name it: {@code manifest sha256:...} */
+  public Json(String what) {
     this.what = what;
   }
 
-  JsonNode read(byte[] data) throws LaminaException {
+  public JsonNode read(byte[] data) throws LaminaException {
     try {
       JsonNode n = MAPPER.readTree(data);
       if (n == null || n.isMissingNode()) {
@@ -51,12 +55,12 @@ final class Json {
     }
   }
 
-  LaminaException invalid(String field, String why) {
+  public LaminaException invalid(String field, String why) {
     return LaminaException.invalidArgument(
         "invalid " + what + (field.isEmpty() ? "" : ": " + field) + ": " + why);
   }
 
-  JsonNode object(JsonNode n, String field) throws LaminaException {
+  public JsonNode object(JsonNode n, String field) throws LaminaException {
     if (n == null || !n.isObject()) {
       throw invalid(field, "want a JSON object");
     }
@@ -64,7 +68,7 @@ final class Json {
   }
 
   /** A string field, "" when absent or null. */
-  String text(JsonNode parent, String name) throws LaminaException {
+  public String text(JsonNode parent, String name) throws LaminaException {
     JsonNode n = parent.get(name);
     if (n == null || n.isNull()) {
       return "";
@@ -75,7 +79,7 @@ final class Json {
     return n.textValue();
   }
 
-  List<String> strings(JsonNode parent, String name) throws LaminaException {
+  public List<String> strings(JsonNode parent, String name) throws LaminaException {
     JsonNode n = parent.get(name);
     List<String> out = new ArrayList<>();
     if (n == null || n.isNull()) {
@@ -93,7 +97,7 @@ final class Json {
     return out;
   }
 
-  Map<String, String> stringMap(JsonNode parent, String name) throws LaminaException {
+  public Map<String, String> stringMap(JsonNode parent, String name) throws LaminaException {
     JsonNode n = parent.get(name);
     Map<String, String> out = new LinkedHashMap<>();
     if (n == null || n.isNull()) {
@@ -112,7 +116,7 @@ final class Json {
     return out;
   }
 
-  List<String> keys(JsonNode parent, String name) throws LaminaException {
+  public List<String> keys(JsonNode parent, String name) throws LaminaException {
     JsonNode n = parent.get(name);
     List<String> out = new ArrayList<>();
     if (n == null || n.isNull()) {
@@ -125,7 +129,7 @@ final class Json {
     return out;
   }
 
-  Digest digest(JsonNode n, String field) throws LaminaException {
+  public Digest digest(JsonNode n, String field) throws LaminaException {
     if (n == null || !n.isTextual()) {
       throw invalid(field, "want a digest string");
     }
@@ -136,7 +140,7 @@ final class Json {
     }
   }
 
-  Descriptor descriptor(JsonNode n, String field) throws LaminaException {
+  public Descriptor descriptor(JsonNode n, String field) throws LaminaException {
     if (n == null || !n.isObject()) {
       throw invalid(field, "want a descriptor object");
     }

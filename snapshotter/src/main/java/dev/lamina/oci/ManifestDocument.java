@@ -1,4 +1,4 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 /** What a manifest URL serves: an image {@link Manifest} or an {@link Index} of them. */
 public sealed interface ManifestDocument permits Manifest, Index {

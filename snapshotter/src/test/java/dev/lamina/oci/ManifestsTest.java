@@ -1,4 +1,4 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;

@@ -1,10 +1,10 @@
-package dev.lamina.remotes;
+package dev.lamina.oci;
 
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
-/** The media types a registry serves manifests, indexes, configs and layers as. */
+/** The media types of manifests, indexes, configs and layers, OCI and Docker. */
 public final class MediaTypes {
   public static final String OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
   public static final String OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -23,9 +23,31 @@ public final class MediaTypes {
   public static final String OCI_LAYER = "application/vnd.oci.image.layer.v1.tar";
   public static final String OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
   public static final String OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd";
+  public static final String OCI_LAYER_NONDISTRIBUTABLE =
+      "application/vnd.oci.image.layer.nondistributable.v1.tar";
+  public static final String OCI_LAYER_NONDISTRIBUTABLE_GZIP =
+      "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+  public static final String OCI_LAYER_NONDISTRIBUTABLE_ZSTD =
+      "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd";
+  public static final String DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar";
   public static final String DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-  public static final String DOCKER_FOREIGN_LAYER_GZIP =
+  public static final String DOCKER_LAYER_FOREIGN_GZIP =
       "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+  /** A descriptor's media type when it is not known (a layer's compression is then sniffed). */
+  public static final String UNKNOWN = "";
+
+  /** Every OCI and Docker layer type: plain, gzip and zstd, distributable or not. */
+  public static final Set<String> LAYERS =
+      Set.of(
+          OCI_LAYER,
+          OCI_LAYER_GZIP,
+          OCI_LAYER_ZSTD,
+          OCI_LAYER_NONDISTRIBUTABLE,
+          OCI_LAYER_NONDISTRIBUTABLE_GZIP,
+          OCI_LAYER_NONDISTRIBUTABLE_ZSTD,
+          DOCKER_LAYER,
+          DOCKER_LAYER_GZIP,
+          DOCKER_LAYER_FOREIGN_GZIP);
 
   /** The manifest and index types, in the order they are offered in {@code Accept}. */
   public static final List<String> MANIFEST_TYPES =
@@ -62,23 +84,5 @@ public final class MediaTypes {
 
   public static boolean isSchema1(String mediaType) {
     return SCHEMA1.contains(base(mediaType));
-  }
-
-  /** The {@code Accept} header for manifest requests, the given type first when it is one of ours. */
-  static String manifestAccept(String preferred) {
-    StringBuilder sb = new StringBuilder();
-    String p = base(preferred);
-    if (MANIFEST_TYPES.contains(p)) {
-      sb.append(p);
-    }
-    for (String t : MANIFEST_TYPES) {
-      if (!t.equals(p)) {
-        if (sb.length() > 0) {
-          sb.append(", ");
-        }
-        sb.append(t);
-      }
-    }
-    return sb.toString();
   }
 }
