@@ -252,4 +252,20 @@ class ContainerdRegistrationTest {
           .isEqualTo(Integer.toString(size));
     }
   }
+
+  /**
+   * A pull that ends while the restarted lamina still reconciles with containerd (or before it has
+   * tried) is registered before it returns, as any other: kubelet's CreateContainer follows at once.
+   */
+  @Test
+  @Order(10)
+  void aPullRightAfterStartIsInContainerdWhenItReturns() throws Exception {
+    String again = registry.push(image.layout(), image.tag(), "test/right-after-start");
+    harness.restartLamina(false);
+    cri.close();
+    harness.lamina().awaitCriSocket(Duration.ofSeconds(30));
+    cri = CriImagesClient.connect(harness.lamina().criSocket());
+    String id = cri.pull(again, null, Duration.ofMinutes(2));
+    assertThat(containerdImages()).contains(again, id);
+  }
 }

@@ -53,7 +53,8 @@ public final class ContainerdLink implements Closeable {
   private final Map<Digest, CompletableFuture<Void>> toRegister = new LinkedHashMap<>();
   private final Set<String> toDelete = new LinkedHashSet<>();
   private boolean closed;
-  private volatile boolean reachable;
+  /** Whether the last call to containerd worked; null before the first. */
+  private volatile Boolean reachable;
   private volatile Context.CancellableContext subscription;
   private volatile RegistrationListener listener = RegistrationListener.NONE;
 
@@ -72,9 +73,13 @@ public final class ContainerdLink implements Closeable {
     events.start();
   }
 
-  /** Whether the last call to containerd worked: a pull waits for its registration only then. */
-  boolean reachable() {
-    return reachable;
+  /**
+   * Whether a pull should wait for its registration: unless containerd is known to be down. Before
+   * the first call has answered (the reconcile at start) it is not known, and a pull that ends then
+   * waits too, so that kubelet's CreateContainer right after it finds the image.
+   */
+  boolean awaitsRegistration() {
+    return !Boolean.FALSE.equals(reachable);
   }
 
   void listen(RegistrationListener l) {
@@ -147,8 +152,10 @@ public final class ContainerdLink implements Closeable {
         }
         synchronized (this) {
           if (all) {
+            // The reconcile covered the images queued before it began (their records were written
+            // before they were queued); one queued meanwhile may have missed its listing, and
+            // stays queued for the next round.
             reconcileAll = false;
-            registers = new ArrayList<>(toRegister.entrySet()); // a reconcile covers every image
           }
           deletes.forEach(toDelete::remove);
           for (Map.Entry<Digest, CompletableFuture<Void>> e : registers) {
@@ -156,7 +163,7 @@ public final class ContainerdLink implements Closeable {
             e.getValue().complete(null);
           }
         }
-        if (!reachable) {
+        if (!Boolean.TRUE.equals(reachable)) {
           LOG.info("containerd at unix://{} (namespace {}): lamina's images are registered", client.socket(),
               client.namespace());
         }
@@ -166,7 +173,7 @@ public final class ContainerdLink implements Closeable {
         if (!unavailable(e)) {
           LOG.warn("registering lamina's images in containerd failed: {}; retrying in {} s", e.getStatus(),
               backoff.toSeconds());
-        } else if (reachable || backoff.equals(BACKOFF_FIRST)) {
+        } else if (Boolean.TRUE.equals(reachable) || backoff.equals(BACKOFF_FIRST)) {
           LOG.warn("containerd at unix://{} is not reachable ({}); lamina serves on, and registers its images "
               + "once containerd is back", client.socket(), e.getStatus().getCode());
         }

@@ -61,7 +61,7 @@ public final class RegisteringImageManager implements ImageManager, Closeable, R
   public ImageRecord pull(String reference, Credentials credentials, PullListener listener) throws IOException {
     ImageRecord r = images.pull(reference, credentials, listener);
     var registered = link.register(r);
-    if (link.reachable()) {
+    if (link.awaitsRegistration()) {
       try {
         registered.get(REGISTRATION_WAIT.toMillis(), TimeUnit.MILLISECONDS);
       } catch (ExecutionException e) {
