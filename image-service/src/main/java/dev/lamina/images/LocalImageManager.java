@@ -16,10 +16,8 @@ import dev.lamina.remotes.auth.Credentials;
 import dev.lamina.snapshots.Kind;
 import dev.lamina.snapshots.Snapshotter;
 import dev.lamina.snapshots.Usage;
-import dev.lamina.snapshots.overlay.OverlaySnapshotter;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -29,10 +27,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutionException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -51,9 +46,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Pulls of one reference share one pull (and the first caller's credentials); pulls of
  * different references share layers being unpacked. Leases kept in memory protect what pulls in
- * flight use from {@link #remove}'s collection. The parallel, rebasing unpack is used with the
- * {@link OverlaySnapshotter}; any other snapshotter gets layers prepared on their parent and
- * applied one after another with naive whiteouts.
+ * flight use from {@link #remove}'s collection. The parallel, rebasing unpack is used with a
+ * snapshotter that declares {@link dev.lamina.snapshots.Capability#REBASE} (overlay); any other
+ * gets layers prepared on their parent and applied one after another with naive whiteouts
+ * ({@link UnpackStrategy}).
  *
  * <p>Thread-safe. The content store, snapshotter and registry client belong to the caller, who
  * closes them after this.
@@ -74,7 +70,7 @@ public final class LocalImageManager implements ImageManager, Closeable {
   private final GarbageCollector gc;
   private final Set<String> pinned;
   private final ConcurrentHashMap<Digest, ImageInfo> infos = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<String, InFlight> inflight = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, PullInFlight> inflight = new ConcurrentHashMap<>();
 
   private LocalImageManager(ImageManagerOptions options, Store content, Snapshotter snapshotter,
       RegistryClient registry, ImageDb db) throws LaminaException {
@@ -82,7 +78,7 @@ public final class LocalImageManager implements ImageManager, Closeable {
     this.registry = registry;
     this.db = db;
     this.blobs = new ContentBlobs(content, usage);
-    this.puller = new Puller(blobs, snapshotter, snapshotter instanceof OverlaySnapshotter, options, leases, usage);
+    this.puller = new Puller(blobs, snapshotter, options, leases, usage);
     this.gc = new GarbageCollector(db, blobs, snapshotter, leases, usage, this::loadInfo, infos::remove);
     Set<String> p = new HashSet<>();
     for (String ref : options.pinnedReferences()) {
@@ -143,82 +139,19 @@ public final class LocalImageManager implements ImageManager, Closeable {
   // ---------------------------------------------------------------------------------------------
   // pull
 
-  /** A pull in flight, which later pulls of the same reference join. */
-  private static final class InFlight {
-    /** What the pull resolved to, replayed to a listener that joins later. */
-    private record Resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
-      void tell(PullListener l) {
-        l.resolved(reference, manifest, layers, committed);
-      }
-    }
-
-    final CompletableFuture<ImageRecord> result = new CompletableFuture<>();
-    final List<PullListener> listeners = new CopyOnWriteArrayList<>();
-    // guarded by this
-    private Resolved resolved;
-
-    /** Adds a listener of a pull already running; it hears the resolution exactly once. */
-    void join(PullListener l) {
-      Resolved known;
-      synchronized (this) {
-        listeners.add(l);
-        known = resolved;
-      }
-      if (known != null) {
-        known.tell(l);
-      }
-    }
-
-    final PullListener fanOut = new PullListener() {
-      @Override
-      public void resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
-        Resolved r = new Resolved(reference, manifest, List.copyOf(layers), committed);
-        List<PullListener> now;
-        synchronized (InFlight.this) {
-          resolved = r;
-          now = List.copyOf(listeners);
-        }
-        for (PullListener l : now) {
-          r.tell(l);
-        }
-      }
-
-      @Override
-      public void layerProgress(Digest layer, long done, long total) {
-        for (PullListener l : listeners) {
-          l.layerProgress(layer, done, total);
-        }
-      }
-
-      @Override
-      public void layerDone(Digest layer, boolean reused) {
-        for (PullListener l : listeners) {
-          l.layerDone(layer, reused);
-        }
-      }
-
-      @Override
-      public void layerSkipped(Digest layer, long size) {
-        for (PullListener l : listeners) {
-          l.layerSkipped(layer, size);
-        }
-      }
-    };
-  }
-
   @Override
   public ImageRecord pull(String reference, Credentials credentials, PullListener listener) throws IOException {
     ImageRef ref = ImageRef.parse(reference);
     String key = ref.toString();
-    InFlight mine = new InFlight();
+    PullInFlight mine = new PullInFlight();
     mine.listeners.add(listener == null ? PullListener.NONE : listener);
-    InFlight running = inflight.putIfAbsent(key, mine);
+    PullInFlight running = inflight.putIfAbsent(key, mine);
     if (running != null) {
       if (listener != null) {
-        running.join(listener);
+        running.listen(listener);
       }
       LOG.debug("pull {}: joining the pull in flight", key);
-      return join(key, running);
+      return running.await(key);
     }
     try {
       ImageRecord r = pull(ref, credentials, mine.fanOut);
@@ -232,20 +165,7 @@ public final class LocalImageManager implements ImageManager, Closeable {
     }
   }
 
-  private static ImageRecord join(String key, InFlight running) throws IOException {
-    try {
-      return running.result.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted waiting for the pull of " + key);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof LaminaException le) {
-        throw new LaminaException(le.kind(), le.getMessage(), le);
-      }
-      throw new LaminaException(LaminaException.kindOf(cause), "pull " + key + ": " + cause, cause);
-    }
-  }
+
 
   private ImageRecord pull(ImageRef ref, Credentials credentials, PullListener listener) throws IOException {
     long start = System.nanoTime();

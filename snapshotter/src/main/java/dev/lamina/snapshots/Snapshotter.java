@@ -5,6 +5,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -38,6 +39,11 @@ import java.util.function.Consumer;
  * <p>A failed call changes nothing, on disk or in metadata.
  */
 public interface Snapshotter extends Closeable {
+  /** What it can do beyond this contract; none by default. */
+  default Set<Capability> capabilities() {
+    return Set.of();
+  }
+
   Info stat(String key) throws IOException;
 
   /**

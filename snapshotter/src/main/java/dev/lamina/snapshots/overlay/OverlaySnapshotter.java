@@ -5,6 +5,7 @@ import dev.lamina.mount.Mount;
 import dev.lamina.mount.Mounter;
 import dev.lamina.posix.FileStat;
 import dev.lamina.posix.Posix;
+import dev.lamina.snapshots.Capability;
 import dev.lamina.snapshots.Kind;
 import dev.lamina.snapshots.storage.DirectorySnapshotter;
 import dev.lamina.snapshots.storage.Snapshot;
@@ -13,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * containerd's overlayfs snapshotter: each snapshot's own changes live in
@@ -43,6 +45,11 @@ public final class OverlaySnapshotter extends DirectorySnapshotter {
    * Opens the snapshotter at {@code root}. Overlay options such as {@code index=off} (when the
    * kernel knows it, as containerd adds) are appended to every overlay mount.
    */
+  @Override
+  public Set<Capability> capabilities() {
+    return Set.of(Capability.REBASE);
+  }
+
   public static OverlaySnapshotter open(Path root) throws IOException {
     Path abs = root.toAbsolutePath().normalize();
     String s = abs.toString();
