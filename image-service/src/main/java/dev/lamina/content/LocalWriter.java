@@ -87,6 +87,15 @@ final class LocalWriter implements Writer {
   }
 
   @Override
+  public MessageDigest digestState() {
+    try {
+      return (MessageDigest) hash.clone();
+    } catch (CloneNotSupportedException e) {
+      throw new IllegalStateException("message digest cannot be cloned", e);
+    }
+  }
+
+  @Override
   public Status status() {
     return new Status(ref, offset, total, expected, startedAt, Instant.now());
   }

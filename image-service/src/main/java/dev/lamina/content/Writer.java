@@ -4,6 +4,7 @@ import dev.lamina.digest.Digest;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.security.MessageDigest;
 import java.util.Map;
 
 /**
@@ -24,6 +25,9 @@ public interface Writer extends Closeable {
 
   /** The digest of the bytes written so far. */
   Digest digest();
+
+  /** A copy of the hash of the bytes written so far, for verifying the rest of the blob as it arrives. */
+  MessageDigest digestState();
 
   Status status() throws IOException;
 

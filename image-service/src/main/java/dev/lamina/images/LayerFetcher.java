@@ -7,11 +7,9 @@ import dev.lamina.content.Writer;
 import dev.lamina.diff.AppliedLayer;
 import dev.lamina.diff.LayerBlob;
 import dev.lamina.diff.StreamApplier;
-import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.oci.Descriptor;
-import dev.lamina.remotes.VerifyingInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -118,7 +116,7 @@ final class LayerFetcher {
         done = true;
         return fromStore(job, c, dir, resumed);
       }
-      InputStream body = c.client.fetchBlob(c.ref, blob, 0);
+      InputStream body = c.client.fetchBlob(c.ref, blob); // verifies size and digest at its end
       TeeInputStream tee = new TeeInputStream(body, w, c.progress(blob), () -> job.abandoned);
       // The download, its hash and the ingest writes run on a thread of their own, ahead of the
       // decompression: the HTTP client hands over one small buffer at a time.
@@ -130,15 +128,10 @@ final class LayerFetcher {
         TeeInputStream.drain(ahead);
         tee.drain();
       } catch (IOException e) {
-        throw blame(e, ahead, tee, w, c, blob);
+        throw blame(e, ahead, tee);
       } finally {
         ahead.close();
         tee.detach(); // no thread writes into the ingest after this
-      }
-      Digest got = w.digest();
-      if (w.offset() != blob.size() || !got.equals(blob.digest())) {
-        throw LaminaException.dataLoss("blob " + blob.digest() + " of " + c.ref.name()
-            + ": digest mismatch: the registry sent " + w.offset() + " bytes whose digest is " + got);
       }
       handedOver = true;
       return new Applied(applied.stats(), tee.count(), w);
@@ -167,7 +160,7 @@ final class LayerFetcher {
     LOG.info("pull {}: resuming layer {} at byte {} of {}", c.ref, blob.digest(), offset, blob.size());
     LongConsumer progress = c.progress(blob);
     long got = 0;
-    try (InputStream body = c.client.fetchBlob(c.ref, blob, offset)) {
+    try (InputStream body = c.client.fetchBlob(c.ref, blob, offset, w.digestState())) {
       byte[] buf = new byte[COPY_BUFFER];
       int n;
       while ((n = body.read(buf)) >= 0) {
@@ -220,10 +213,10 @@ final class LayerFetcher {
     }
   }
 
-  /** Streams the blob without keeping it: hashed on the way, checked at its end. */
+  /** Streams the blob without keeping it: the registry client's stream checks it at its end. */
   private Applied verifying(LayerJob job, PullContext c, Path dir) throws IOException {
     Descriptor blob = job.blob;
-    InputStream body = new VerifyingInputStream(c.client.fetchBlob(c.ref, blob, 0), blob);
+    InputStream body = c.client.fetchBlob(c.ref, blob);
     TeeInputStream in = new TeeInputStream(body, null, c.progress(blob), () -> job.abandoned);
     try {
       AppliedLayer applied =
@@ -231,7 +224,7 @@ final class LayerFetcher {
       in.drain(); // the digest is checked at the end of the body
       return new Applied(applied.stats(), in.count(), null);
     } catch (IOException e) {
-      throw blame(e, in, in, null, c, blob);
+      throw blame(e, in, in);
     } finally {
       in.detach();
     }
@@ -240,12 +233,9 @@ final class LayerFetcher {
   /**
    * An unpack failed on bad input (a corrupt stream, a tar entry refused, a diff ID mismatch): when
    * the blob itself is not what its digest says, that is the error to report. Reads the rest of
-   * the body (the digest covers all of it) and checks it; a network failure is reported as it is.
-   *
-   * @param w the ingest the body was copied into, or null when {@code in} verifies on its own
+   * the body, whose end verifies the whole; a network failure is reported as it is.
    */
-  private static IOException blame(IOException failure, InputStream rest, TeeInputStream in, Writer w, PullContext c,
-      Descriptor blob) {
+  private static IOException blame(IOException failure, InputStream rest, TeeInputStream in) {
     ErrorKind kind = LaminaException.kindOf(failure);
     if (kind != ErrorKind.INVALID_ARGUMENT && kind != ErrorKind.DATA_LOSS) {
       return failure;
@@ -253,13 +243,6 @@ final class LayerFetcher {
     try {
       TeeInputStream.drain(rest);
       in.drain();
-      if (w != null && w.offset() == blob.size() && !w.digest().equals(blob.digest())) {
-        LaminaException e = LaminaException.dataLoss("blob " + blob.digest() + " of " + c.ref.name()
-            + ": digest mismatch: the registry sent content whose digest is " + w.digest()
-            + " (unpacking it failed too: " + failure.getMessage() + ")");
-        e.addSuppressed(failure);
-        return e;
-      }
     } catch (IOException e) {
       if (LaminaException.kindOf(e) == ErrorKind.DATA_LOSS && e != failure) {
         LaminaException d = new LaminaException(ErrorKind.DATA_LOSS, e.getMessage() + " (unpacking it failed too: "
@@ -271,4 +254,5 @@ final class LayerFetcher {
     }
     return failure;
   }
+
 }

@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.List;
 import java.util.Objects;
 import org.slf4j.Logger;
@@ -174,29 +175,37 @@ public final class RegistryClient {
   }
 
   /**
-   * Streams a blob from {@code offset} on ({@code Range} when above 0). Redirects to blob storage are
-   * followed without the registry's {@code Authorization}. The stream ends exactly at the
-   * descriptor's size: a shorter body is DATA_LOSS, a longer one too; a connection that breaks is
-   * resumed (at most {@code maxResumes} times) then UNAVAILABLE; no bytes for the stall timeout is
-   * UNAVAILABLE. The digest is not checked here: wrap in {@link VerifyingInputStream}, or check while
-   * committing to the content store.
+   * The whole blob, verified: at its end the stream fails DATA_LOSS unless its size and digest are
+   * the descriptor's. Redirects to blob storage are followed without the registry's {@code
+   * Authorization}; a body longer or shorter than the descriptor's size is DATA_LOSS; a connection
+   * that breaks is resumed (at most {@code maxResumes} times) then UNAVAILABLE; no bytes for the
+   * stall timeout is UNAVAILABLE.
    */
-  public InputStream fetchBlob(ImageRef repo, Descriptor blob, long offset) throws LaminaException {
+  public InputStream fetchBlob(ImageRef repo, Descriptor blob) throws LaminaException {
+    return fetchBlob(repo, blob, 0, blob.digest().newMessageDigest());
+  }
+
+  /**
+   * The rest of a blob from {@code offset} on ({@code Range}), as {@link #fetchBlob(ImageRef,
+   * Descriptor)}, verified as a whole: {@code prefix} is the hash of the {@code offset} bytes the
+   * caller already holds (a copy the stream goes on with).
+   */
+  public InputStream fetchBlob(ImageRef repo, Descriptor blob, long offset, MessageDigest prefix)
+      throws LaminaException {
     if (offset < 0 || offset > blob.size()) {
       throw LaminaException.invalidArgument("blob " + blob.digest() + ": offset " + offset
           + " outside its " + blob.size() + " bytes");
     }
     String what = "blob " + blob.digest() + " of " + repo.name();
-    if (offset == blob.size()) {
-      return InputStream.nullInputStream();
-    }
-    return onHosts(repo, Capability.PULL, "fetch " + what, (host, creds) -> {
-      String q = query(host, repo);
-      InputStream first = caller.call(host, repo.pullScope(), creds, new BlobPuller(repo, blob, offset, q));
-      return new BlobInputStream(blob, what, first, offset,
-          position -> caller.call(host, repo.pullScope(), creds, new BlobPuller(repo, blob, position, q)),
-          options.maxResumes());
-    });
+    InputStream body = offset == blob.size() ? InputStream.nullInputStream()
+        : onHosts(repo, Capability.PULL, "fetch " + what, (host, creds) -> {
+          String q = query(host, repo);
+          InputStream first = caller.call(host, repo.pullScope(), creds, new BlobPuller(repo, blob, offset, q));
+          return new BlobInputStream(blob, what, first, offset,
+              position -> caller.call(host, repo.pullScope(), creds, new BlobPuller(repo, blob, position, q)),
+              options.maxResumes());
+        });
+    return new VerifyingInputStream(body, blob.digest(), blob.size(), prefix, offset);
   }
 
   /** A whole blob in memory, verified; for configs (at most {@code maxBlobBytes}). */
@@ -205,7 +214,7 @@ public final class RegistryClient {
       throw LaminaException.invalidArgument("blob " + blob.digest() + " of " + repo.name() + " is "
           + blob.size() + " bytes, more than the in-memory limit of " + options.maxBlobBytes());
     }
-    try (InputStream in = new VerifyingInputStream(fetchBlob(repo, blob, 0), blob)) {
+    try (InputStream in = fetchBlob(repo, blob)) {
       return in.readAllBytes();
     } catch (LaminaException e) {
       throw e;

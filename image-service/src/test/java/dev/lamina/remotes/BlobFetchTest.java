@@ -15,9 +15,16 @@ import org.junit.jupiter.api.Test;
 /** Range resume, redirects to blob storage, resuming broken connections. */
 class BlobFetchTest extends CannedRegistryTestBase {
 
+  /** The hash of the first {@code n} bytes of the layer, as a caller holding them has it. */
+  private MessageDigest prefix(int n) {
+    MessageDigest state = Digest.newSha256();
+    state.update(layerBytes, 0, n);
+    return state;
+  }
+
   @Test
   void resumesWithARangeRequest() throws Exception {
-    try (InputStream in = client().fetchBlob(ref("test/img"), layer, 1000)) {
+    try (InputStream in = client().fetchBlob(ref("test/img"), layer, 1000, prefix(1000))) {
       assertThat(in.readAllBytes()).isEqualTo(Arrays.copyOfRange(layerBytes, 1000, layerBytes.length));
     }
     var req = server.requests("/v2/test/img/blobs/.*").get(0);
@@ -27,35 +34,47 @@ class BlobFetchTest extends CannedRegistryTestBase {
   @Test
   void skipsWhatItHasWhenTheRegistryIgnoresTheRange() throws Exception {
     registry.honourRange = false;
-    try (InputStream in = client().fetchBlob(ref("test/img"), layer, 70_000)) {
+    try (InputStream in = client().fetchBlob(ref("test/img"), layer, 70_000, prefix(70_000))) {
       assertThat(in.readAllBytes()).isEqualTo(Arrays.copyOfRange(layerBytes, 70_000, layerBytes.length));
     }
   }
 
   @Test
   void verifiesAResumedDownloadWithTheEarlierDigestState() throws Exception {
-    MessageDigest state = Digest.newSha256();
-    state.update(layerBytes, 0, 1000);
-    try (InputStream in = new VerifyingInputStream(
-        client().fetchBlob(ref("test/img"), layer, 1000), layer.digest(), layer.size(), state, 1000)) {
+    try (InputStream in = client().fetchBlob(ref("test/img"), layer, 1000, prefix(1000))) {
       assertThat(in.readAllBytes()).hasSize(layerBytes.length - 1000);
     }
     MessageDigest wrong = Digest.newSha256();
     wrong.update(new byte[1000]);
     var e = failure(() -> {
-      try (InputStream in = new VerifyingInputStream(
-          client().fetchBlob(ref("test/img"), layer, 1000), layer.digest(), layer.size(), wrong, 1000)) {
+      try (InputStream in = client().fetchBlob(ref("test/img"), layer, 1000, wrong)) {
         in.readAllBytes();
       }
     });
     assertKind(e, ErrorKind.DATA_LOSS);
+    assertThat(e.getMessage()).contains("digest mismatch").contains(layer.digest().toString());
+  }
+
+  @Test
+  void aWholeBlobIsVerifiedAtItsEnd() throws Exception {
+    byte[] other = layerBytes.clone();
+    other[54321] ^= 1;
+    server.on("/v2/test/img/blobs/.*", (ex, r) -> CannedServer.send(ex, 200, Map.of(), other));
+    var e = failure(() -> {
+      try (InputStream in = client().fetchBlob(ref("test/img"), layer)) {
+        assertThat(in.readNBytes(layerBytes.length)).hasSize(layerBytes.length); // every byte comes through
+        in.read();
+      }
+    });
+    assertKind(e, ErrorKind.DATA_LOSS);
+    assertThat(e.getMessage()).contains("digest mismatch").contains(layer.digest().toString());
   }
 
   @Test
   void badContentRangeIsDataLoss() throws Exception {
     server.on("/v2/test/img/blobs/.*", (ex, r) -> CannedServer.send(ex, 206,
         Map.of("Content-Range", "bytes 0-" + (layerBytes.length - 1) + "/" + layerBytes.length), layerBytes));
-    var e = failure(() -> client().fetchBlob(ref("test/img"), layer, 10));
+    var e = failure(() -> client().fetchBlob(ref("test/img"), layer, 10, prefix(10)));
     assertKind(e, ErrorKind.DATA_LOSS);
     assertThat(e.getMessage()).contains("asked for bytes 10-");
   }
@@ -130,7 +149,7 @@ class BlobFetchTest extends CannedRegistryTestBase {
           "bytes " + start + "-" + (layerBytes.length - 1) + "/" + layerBytes.length),
           Arrays.copyOfRange(layerBytes, (int) start, layerBytes.length));
     });
-    try (InputStream in = new VerifyingInputStream(client().fetchBlob(ref("test/img"), layer, 0), layer)) {
+    try (InputStream in = client().fetchBlob(ref("test/img"), layer)) {
       assertThat(in.readAllBytes()).isEqualTo(layerBytes);
     }
     assertThat(calls).hasValue(2);
@@ -148,7 +167,7 @@ class BlobFetchTest extends CannedRegistryTestBase {
     });
     registry.honourRange = false;
     var e = failure(() -> {
-      try (InputStream in = new RegistryClient(options().withMaxResumes(1)).fetchBlob(ref("test/img"), layer, 0)) {
+      try (InputStream in = new RegistryClient(options().withMaxResumes(1)).fetchBlob(ref("test/img"), layer)) {
         in.readAllBytes();
       }
     });
@@ -158,10 +177,11 @@ class BlobFetchTest extends CannedRegistryTestBase {
 
   @Test
   void offsetAtTheEndReadsNothingAndBeyondIsInvalid() throws Exception {
-    try (InputStream in = client().fetchBlob(ref("test/img"), layer, layer.size())) {
+    try (InputStream in = client().fetchBlob(ref("test/img"), layer, layer.size(), prefix(layerBytes.length))) {
       assertThat(in.read()).isEqualTo(-1);
     }
-    assertKind(failure(() -> client().fetchBlob(ref("test/img"), layer, layer.size() + 1)), ErrorKind.INVALID_ARGUMENT);
+    assertKind(failure(() -> client().fetchBlob(ref("test/img"), layer, layer.size() + 1, prefix(0))),
+        ErrorKind.INVALID_ARGUMENT);
     assertThat(server.requests("/v2/.*")).isEmpty();
   }
 }

@@ -62,7 +62,7 @@ class RegistryErrorsTest extends CannedRegistryTestBase {
     assertThat(m.getMessage()).startsWith("manifest unknown: " + server.authority() + "/test/img:nope");
 
     Descriptor missing = Descriptor.of(MediaTypes.OCI_LAYER_GZIP, Digest.sha256Of(new byte[] {1}), 1);
-    var b = failure(() -> client().fetchBlob(ref("test/img"), missing, 0));
+    var b = failure(() -> client().fetchBlob(ref("test/img"), missing));
     assertKind(b, ErrorKind.NOT_FOUND);
     assertThat(b.getMessage()).startsWith("blob unknown: " + missing.digest())
         .contains("BLOB_UNKNOWN: blob unknown to registry");
@@ -101,7 +101,7 @@ class RegistryErrorsTest extends CannedRegistryTestBase {
   @Test
   void retryLimitGivesUnavailable() throws Exception {
     server.on("/v2/test/img/blobs/.*", (ex, r) -> CannedServer.send(ex, 502, Map.of(), "bad gateway"));
-    var e = failure(() -> client().fetchBlob(ref("test/img"), layer, 0));
+    var e = failure(() -> client().fetchBlob(ref("test/img"), layer));
     assertKind(e, ErrorKind.UNAVAILABLE);
     assertThat(e.getMessage()).contains("gave up after 3 attempts").contains("blob " + layer.digest());
     assertThat(server.requests("/v2/test/img/blobs/.*")).hasSize(3);
@@ -146,7 +146,7 @@ class RegistryErrorsTest extends CannedRegistryTestBase {
         Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofMillis(700)));
     long start = System.nanoTime();
     var e = failure(() -> {
-      try (InputStream in = c.fetchBlob(ref("test/img"), layer, 0)) {
+      try (InputStream in = c.fetchBlob(ref("test/img"), layer)) {
         in.readAllBytes();
       }
     });
@@ -167,7 +167,7 @@ class RegistryErrorsTest extends CannedRegistryTestBase {
       }
     });
     var e = failure(() -> {
-      try (InputStream in = client().fetchBlob(ref("test/img"), layer, 0)) {
+      try (InputStream in = client().fetchBlob(ref("test/img"), layer)) {
         in.readAllBytes();
       }
     });
@@ -179,7 +179,7 @@ class RegistryErrorsTest extends CannedRegistryTestBase {
   void announcedLengthOtherThanTheDescriptorIsDataLoss() throws Exception {
     server.on("/v2/test/img/blobs/.*", (ex, r) ->
         CannedServer.send(ex, 200, Map.of(), Arrays.copyOf(layerBytes, 5000)));
-    var e = failure(() -> client().fetchBlob(ref("test/img"), layer, 0));
+    var e = failure(() -> client().fetchBlob(ref("test/img"), layer));
     assertKind(e, ErrorKind.DATA_LOSS);
     assertThat(e.getMessage()).contains("announced 5000 bytes");
   }
@@ -194,7 +194,7 @@ class RegistryErrorsTest extends CannedRegistryTestBase {
       }
     });
     var e = failure(() -> {
-      try (InputStream in = client().fetchBlob(ref("test/img"), layer, 0)) {
+      try (InputStream in = client().fetchBlob(ref("test/img"), layer)) {
         in.readAllBytes();
       }
     });
