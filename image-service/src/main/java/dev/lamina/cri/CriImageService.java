@@ -11,7 +11,6 @@ import dev.lamina.images.PullListener;
 import dev.lamina.oci.Descriptor;
 import dev.lamina.oci.ImageRef;
 import dev.lamina.remotes.auth.Credentials;
-import dev.lamina.services.GrpcErrors;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.Closeable;
@@ -52,7 +51,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Images are named as {@link ImageLookup} describes: full ID, normalized reference, or a unique
  * ID prefix. Text that is no valid reference fails INVALID_ARGUMENT. Errors leave as the gRPC
- * status of their kind ({@link GrpcErrors}); credentials are never logged nor put in a message.
+ * status of their kind, mapped once, by {@link dev.lamina.services.ErrorMappingInterceptor};
+ * credentials are never logged nor put in a message.
  */
 public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(CriImageService.class);
@@ -105,7 +105,7 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
     try {
       all = filtered(req.getFilter());
     } catch (IOException | RuntimeException e) {
-      out.onError(GrpcErrors.toException(e));
+      out.onError(e);
       return;
     }
     for (int i = 0; i < all.size(); i += STREAM_BATCH) {
@@ -154,7 +154,7 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
 
       @Override
       public void failed(Throwable error) {
-        out.onError(GrpcErrors.toException(error));
+        out.onError(error);
       }
     });
   }
@@ -338,7 +338,7 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
     try {
       value = body.run();
     } catch (IOException | RuntimeException e) {
-      out.onError(GrpcErrors.toException(e));
+      out.onError(e);
       return;
     }
     out.onNext(value);

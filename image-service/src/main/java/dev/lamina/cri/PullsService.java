@@ -4,7 +4,6 @@ import dev.lamina.api.v1.PullProgress;
 import dev.lamina.api.v1.PullRequest;
 import dev.lamina.api.v1.PullsGrpc;
 import dev.lamina.images.ImageRecord;
-import dev.lamina.services.GrpcErrors;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.Closeable;
@@ -73,7 +72,7 @@ public final class PullsService extends PullsGrpc.PullsImplBase implements Close
         ticks.cancel(false);
         synchronized (out) {
           if (ended.compareAndSet(false, true)) {
-            out.onError(GrpcErrors.toException(error));
+            out.onError(error);
           }
         }
       }

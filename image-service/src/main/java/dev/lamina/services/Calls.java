@@ -3,7 +3,10 @@ package dev.lamina.services;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 
-/** Runs the body of a unary RPC and answers with its value or its error, mapped by {@link GrpcErrors}. */
+/**
+ * Runs the body of a unary RPC and answers with its value or its error, as it is: {@link
+ * ErrorMappingInterceptor} gives it its gRPC status, the one place errors are mapped.
+ */
 final class Calls {
   private Calls() {}
 
@@ -17,7 +20,7 @@ final class Calls {
     try {
       value = body.run();
     } catch (IOException | RuntimeException e) {
-      observer.onError(GrpcErrors.toException(e));
+      observer.onError(e);
       return;
     }
     observer.onNext(value);

@@ -6,6 +6,8 @@ import dev.lamina.containerd.diff.v1.ApplyResponse;
 import dev.lamina.containerd.diff.v1.DiffGrpc;
 import dev.lamina.containerd.diff.v1.DiffRequest;
 import dev.lamina.containerd.diff.v1.DiffResponse;
+import dev.lamina.diff.ApplyConfig;
+import dev.lamina.diff.DiffConfig;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.oci.Descriptor;
 import io.grpc.stub.StreamObserver;

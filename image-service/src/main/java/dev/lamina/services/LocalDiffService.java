@@ -1,5 +1,8 @@
 package dev.lamina.services;
 
+import dev.lamina.diff.ApplyConfig;
+import dev.lamina.diff.DiffConfig;
+import dev.lamina.diff.Differ;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
 import dev.lamina.mount.Mount;

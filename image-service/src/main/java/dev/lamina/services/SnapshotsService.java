@@ -38,7 +38,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * containerd's Snapshots API over one {@link Snapshotter}, so containerd can use lamina as a
  * proxy snapshotter ({@code [proxy_plugins.NAME] type = "snapshot"}). Every call maps to one
- * snapshotter method; errors leave through {@link GrpcErrors}.
+ * snapshotter method; errors leave as they are, for {@link ErrorMappingInterceptor} to map.
  *
  * <p>The {@code snapshotter} field of a request names the snapshotter in the caller's
  * configuration (containerd sends its proxy plugin's name). When this service was given a name,
@@ -183,7 +183,7 @@ public final class SnapshotsService extends SnapshotsGrpc.SnapshotsImplBase {
     } catch (CancellationException e) {
       return; // nobody to answer
     } catch (IOException | RuntimeException e) {
-      out.onError(GrpcErrors.toException(e));
+      out.onError(e);
       return;
     }
     out.onCompleted();

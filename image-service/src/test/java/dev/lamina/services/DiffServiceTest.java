@@ -15,6 +15,8 @@ import dev.lamina.content.Labels;
 import dev.lamina.content.LocalContentStore;
 import dev.lamina.content.ReaderAt;
 import dev.lamina.content.Writer;
+import dev.lamina.diff.walking.TempMounter;
+import dev.lamina.diff.walking.WalkingDiffer;
 import dev.lamina.digest.Digest;
 import dev.lamina.fstest.TreeAssert;
 import dev.lamina.mount.MountInfo;
@@ -370,16 +372,5 @@ class DiffServiceTest {
     }
     assertThat(names).containsExactlyInAnyOrder("added", ".wh.delete-me");
     assertThat(MountInfo.mountsAtOrUnder(tmp)).isEmpty();
-  }
-
-  @Test
-  void readOnlyMountsOfAnOverlay() {
-    var ro = WalkingDiffer.readOnlyMounts(List.of(
-        dev.lamina.mount.Mount.of("overlay", "overlay", List.of("index=off", "lowerdir=/l1:/l2", "upperdir=/u", "workdir=/w")),
-        dev.lamina.mount.Mount.of("overlay", "overlay", List.of("upperdir=/u", "workdir=/w")),
-        dev.lamina.mount.Mount.of("bind", "/b", List.of("rw", "rbind"))));
-    assertThat(ro.get(0).options()).containsExactly("index=off", "lowerdir=/u:/l1:/l2", "ro");
-    assertThat(ro.get(1)).isEqualTo(dev.lamina.mount.Mount.of("bind", "/u", List.of("ro", "rbind")));
-    assertThat(ro.get(2).options()).containsExactly("rbind", "ro");
   }
 }

@@ -3,6 +3,9 @@ package dev.lamina.services;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lamina.diff.ApplyConfig;
+import dev.lamina.diff.DiffConfig;
+import dev.lamina.diff.Differ;
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;

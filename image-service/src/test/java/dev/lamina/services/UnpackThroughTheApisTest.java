@@ -15,6 +15,8 @@ import dev.lamina.containerd.types.Descriptor;
 import dev.lamina.containerd.types.Mount;
 import dev.lamina.content.Labels;
 import dev.lamina.content.LocalContentStore;
+import dev.lamina.diff.walking.TempMounter;
+import dev.lamina.diff.walking.WalkingDiffer;
 import dev.lamina.digest.Digest;
 import dev.lamina.fstest.TreeAssert;
 import dev.lamina.mount.MountInfo;

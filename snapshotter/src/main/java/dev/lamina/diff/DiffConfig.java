@@ -1,4 +1,4 @@
-package dev.lamina.services;
+package dev.lamina.diff;
 
 import java.time.Instant;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package dev.lamina.services;
+package dev.lamina.diff;
 
 import dev.lamina.mount.Mount;
 import dev.lamina.oci.Descriptor;
@@ -9,7 +9,7 @@ import java.util.List;
  * Applies layers onto mounts and computes layers between mounts (containerd's
  * {@code diff.Applier} plus {@code diff.Comparer}, the interface of a diff plugin). A differ that
  * cannot handle a request (a media type, a kind of mount) fails with NOT_IMPLEMENTED, and
- * {@link LocalDiffService} then asks the next one.
+ * the local diff service (image-service's {@code LocalDiffService}) then asks the next one.
  */
 public interface Differ {
   /** The name the differ order in the configuration uses. */

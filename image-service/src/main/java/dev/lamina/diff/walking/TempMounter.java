@@ -1,4 +1,4 @@
-package dev.lamina.services;
+package dev.lamina.diff.walking;
 
 import dev.lamina.mount.Mount;
 import dev.lamina.mount.TempMounts;

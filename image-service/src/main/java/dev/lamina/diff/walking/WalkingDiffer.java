@@ -1,4 +1,4 @@
-package dev.lamina.services;
+package dev.lamina.diff.walking;
 
 import dev.lamina.archive.ApplyOptions;
 import dev.lamina.archive.WhiteoutMode;
@@ -10,8 +10,11 @@ import dev.lamina.content.Store;
 import dev.lamina.content.Writer;
 import dev.lamina.diff.AppliedLayer;
 import dev.lamina.diff.Applier;
+import dev.lamina.diff.ApplyConfig;
 import dev.lamina.diff.Comparer;
+import dev.lamina.diff.DiffConfig;
 import dev.lamina.diff.DiffResult;
+import dev.lamina.diff.Differ;
 import dev.lamina.diff.LayerBlob;
 import dev.lamina.diff.StreamApplier;
 import dev.lamina.diff.WalkingComparer;
