@@ -9,6 +9,7 @@ import dev.lamina.diff.LayerBlob;
 import dev.lamina.diff.StreamApplier;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
+import dev.lamina.io.ReadAheadInputStream;
 import dev.lamina.oci.Descriptor;
 import java.io.IOException;
 import java.io.InputStream;
@@ -27,9 +28,9 @@ import org.slf4j.LoggerFactory;
 final class LayerFetcher {
   private static final Logger LOG = LoggerFactory.getLogger(LocalImageManager.class);
   private static final int COPY_BUFFER = 256 * 1024;
-  /** Read-ahead of a layer's download: 8 buffers of 256 KiB, recycled. */
+  /** Read-ahead of a layer's download: 6 buffers of 256 KiB ahead (8 in all), recycled. */
   private static final int FETCH_CHUNK = 256 * 1024;
-  private static final int FETCH_CHUNKS_AHEAD = 8;
+  private static final int FETCH_CHUNKS_AHEAD = 6;
 
   private final ContentBlobs blobs;
   private final StreamApplier applier;
@@ -120,7 +121,7 @@ final class LayerFetcher {
       TeeInputStream tee = new TeeInputStream(body, w, c.progress(blob), () -> job.abandoned);
       // The download, its hash and the ingest writes run on a thread of their own, ahead of the
       // decompression: the HTTP client hands over one small buffer at a time.
-      FetchAhead ahead = new FetchAhead(tee, FETCH_CHUNK, FETCH_CHUNKS_AHEAD, "layer-fetch");
+      ReadAheadInputStream ahead = new ReadAheadInputStream(tee, FETCH_CHUNK, FETCH_CHUNKS_AHEAD, "layer-fetch");
       AppliedLayer applied;
       try {
         applied = applier.apply(new LayerBlob(blob.mediaType(), new KeepOpen(ahead), job.diffId, Map.of()), dir,
@@ -130,7 +131,7 @@ final class LayerFetcher {
       } catch (IOException e) {
         throw blame(e, ahead, tee);
       } finally {
-        ahead.close();
+        ahead.closeAndAwait();
         tee.detach(); // no thread writes into the ingest after this
       }
       handedOver = true;

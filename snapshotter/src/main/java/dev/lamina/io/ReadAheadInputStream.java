@@ -9,13 +9,16 @@ import java.util.concurrent.BlockingQueue;
 /**
  * Reads its source on a thread of its own, a bounded number of chunks ahead, so that the work
  * behind the source (download, decompression, hashing) overlaps with the work of the reader
- * (writing files). Errors of the source reach the reader at the point they happened.
+ * (writing files). A fixed set of buffers is recycled: a 600 MB layer makes no garbage here, which
+ * keeps the heap (and the daemon's resident size) small. Errors of the source reach the reader at
+ * the point they happened.
  */
 public final class ReadAheadInputStream extends InputStream {
-  private static final byte[] END = new byte[0];
+  private static final Object END = new Object();
 
+  private final InputStream source;
   private final BlockingQueue<Object> chunks;
-  /** Buffers handed back by the reader, so a layer does not turn into hundreds of MB of garbage. */
+  /** Buffers handed back by the reader. */
   private final BlockingQueue<byte[]> free;
   private final Thread producer;
   private byte[] current = new byte[0];
@@ -24,31 +27,48 @@ public final class ReadAheadInputStream extends InputStream {
   private boolean ended;
   private volatile boolean closed;
 
+  private record Chunk(byte[] data, int length) {}
+
+  private record Failure(Throwable error) {}
+
   public ReadAheadInputStream(InputStream source, int chunkSize, int chunksAhead, String threadName) {
-    this.chunks = new ArrayBlockingQueue<>(chunksAhead);
+    this.source = source;
+    this.chunks = new ArrayBlockingQueue<>(chunksAhead + 1); // and room for the end or a failure
     // chunksAhead in the queue, one being filled, one being read.
     this.free = new ArrayBlockingQueue<>(chunksAhead + 2);
     for (int i = 0; i < chunksAhead + 2; i++) {
       free.add(new byte[chunkSize]);
     }
-    this.producer = new Thread(() -> produce(source, chunkSize), threadName);
+    this.producer = new Thread(this::produce, threadName);
     this.producer.setDaemon(true);
     this.producer.start();
   }
 
-  private void produce(InputStream source, int chunkSize) {
+  private void produce() {
     try {
       while (!closed) {
         byte[] buf = free.take();
         int filled = 0;
         int n = 0;
-        while (filled < chunkSize && (n = source.read(buf, filled, chunkSize - filled)) >= 0) {
-          filled += n;
+        Throwable failure = null;
+        try {
+          while (filled < buf.length && (n = source.read(buf, filled, buf.length - filled)) >= 0) {
+            filled += n;
+            if (closed) {
+              return;
+            }
+          }
+        } catch (IOException | RuntimeException | Error e) {
+          failure = e; // after the bytes that came before it
         }
         if (filled > 0) {
           chunks.put(new Chunk(buf, filled));
         } else {
           free.put(buf);
+        }
+        if (failure != null) {
+          chunks.put(new Failure(failure));
+          return;
         }
         if (n < 0) {
           chunks.put(END);
@@ -57,16 +77,8 @@ public final class ReadAheadInputStream extends InputStream {
       }
     } catch (InterruptedException e) {
       // closed by the reader
-    } catch (IOException | RuntimeException e) {
-      try {
-        chunks.put(e);
-      } catch (InterruptedException ignored) {
-        // closed by the reader
-      }
     }
   }
-
-  private record Chunk(byte[] data, int length) {}
 
   private boolean fill() throws IOException {
     if (ended) {
@@ -83,13 +95,16 @@ public final class ReadAheadInputStream extends InputStream {
       ended = true;
       return false;
     }
-    if (next instanceof IOException e) {
+    if (next instanceof Failure f) {
       ended = true;
-      throw e;
-    }
-    if (next instanceof RuntimeException e) {
-      ended = true;
-      throw e;
+      Throwable t = f.error();
+      if (t instanceof IOException io) {
+        throw io;
+      }
+      if (t instanceof RuntimeException re) {
+        throw re;
+      }
+      throw (Error) t;
     }
     Chunk c = (Chunk) next;
     if (current.length > 0) {
@@ -103,6 +118,9 @@ public final class ReadAheadInputStream extends InputStream {
 
   @Override
   public int read() throws IOException {
+    if (closed) {
+      throw new IOException("read-ahead stream closed");
+    }
     if (pos >= limit && !fill()) {
       return -1;
     }
@@ -114,6 +132,9 @@ public final class ReadAheadInputStream extends InputStream {
     if (len == 0) {
       return 0;
     }
+    if (closed) {
+      throw new IOException("read-ahead stream closed");
+    }
     if (pos >= limit && !fill()) {
       return -1;
     }
@@ -123,10 +144,28 @@ public final class ReadAheadInputStream extends InputStream {
     return n;
   }
 
+  /**
+   * Stops the reading thread without waiting for it: it is interrupted, which ends a wait for a
+   * free buffer or for an interruptible source; one blocked in a read that is not (a program's
+   * output) ends when that read returns.
+   */
   @Override
   public void close() {
     closed = true;
     producer.interrupt();
     chunks.clear();
+  }
+
+  /**
+   * {@link #close}, then waits for the reading thread to end, so that nothing reads the source
+   * afterwards (for a source that writes as it is read, such as a tee into a file).
+   */
+  public void closeAndAwait() {
+    close();
+    try {
+      producer.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
