@@ -101,13 +101,23 @@ for tree in "$r" "$work/runtime"; do
   find "$tree" -newermt "@$epoch" -print0 | xargs -0r touch -h -d "@$epoch"
 done
 
+# Each tree becomes one layer: GNU tar in name order, numeric owners, no access or change times
+# (umoci insert leaves its second layer unterminated, and it differs between two runs).
+layer() {
+  tar --create --file "$2" --directory "$1" --sort=name --numeric-owner --format=posix \
+    --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime --mtime="@$epoch" --clamp-mtime \
+    --xattrs --xattrs-include=security.capability .
+}
+layer "$r" "$work/os.tar"
+layer "$work/runtime" "$work/runtime.tar"
+
 echo "packing $out/oci"
 umoci init --layout "$out/oci"
 umoci new --image "$out/oci:base"
-umoci insert --image "$out/oci:base" --history.created "$date" \
-  --history.created_by "debootstrap --variant=minbase --include=$include $suite" "$r" /
-umoci insert --image "$out/oci:base" --history.created "$date" \
-  --history.created_by "jlink --add-modules $modules ($jdk)" "$work/runtime" /
+umoci raw add-layer --image "$out/oci:base" --history.created "$date" \
+  --history.created_by "debootstrap --variant=minbase --include=$include $suite" "$work/os.tar"
+umoci raw add-layer --image "$out/oci:base" --history.created "$date" \
+  --history.created_by "jlink --add-modules $modules ($jdk)" "$work/runtime.tar"
 umoci config --image "$out/oci:base" --no-history --created "$date" --os linux --architecture amd64 \
   --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 umoci gc --layout "$out/oci"
