@@ -72,12 +72,13 @@ debootstrap --variant=minbase --include="$include,$jdk" --cache-dir="$work/debs"
 unmount_work
 
 # The runtime, jlinked in the JDK's root. No /proc there, so the loader cannot resolve $ORIGIN:
-# the library path is given. The class-data archive the JVM maps at start (and that the dynamic
-# archive of bin/lamina builds on) is dumped with the serial collector: it archives no heap
-# objects, the part of JDK 17's archive that differs between two dumps.
+# the library path is given. Then the class-data archive the JVM maps at start (and that the
+# dynamic archive of bin/lamina builds on), dumped with the serial collector serve runs on. The
+# archive holds the path and time stamp of lib/modules: both are fixed before the dump.
 echo "jlink $modules"
 chroot "$work/jdk" env LD_LIBRARY_PATH="$jdk_home/lib" "$jdk_home/bin/jlink" --add-modules "$modules" \
   --strip-java-debug-attributes --no-man-pages --no-header-files --compress=2 --output /jre
+find "$work/jdk/jre" -print0 | xargs -0 touch -h -d "@$epoch"
 chroot "$work/jdk" env LD_LIBRARY_PATH=/jre/lib /jre/bin/java -XX:+UseSerialGC -Xshare:dump -Xlog:cds=off >/dev/null
 mkdir -p "$work/runtime/opt/lamina"
 mv "$work/jdk/jre" "$work/runtime/opt/lamina/jre"
