@@ -8,7 +8,8 @@
 #            so the runtime must not lean on files outside it
 # Apt's caches and lists, logs, and the files made at install time that differ between two runs
 # are removed; every time stamp is clamped to SOURCE_DATE_EPOCH. Two runs with the same epoch and
-# the same packages on the mirror give the same layers.
+# the same packages on the mirror give the same layers but for the runtime's class-data archive
+# (lib/server/classes.jsa, see below).
 #
 # The result is kept: a run whose inputs (this script, the epoch, the mirror) match the ones of the
 # base in OUT does nothing.
@@ -73,8 +74,10 @@ unmount_work
 
 # The runtime, jlinked in the JDK's root. No /proc there, so the loader cannot resolve $ORIGIN:
 # the library path is given. Then the class-data archive the JVM maps at start (and that the
-# dynamic archive of bin/lamina builds on), dumped with the serial collector serve runs on. The
-# archive holds the path and time stamp of lib/modules: both are fixed before the dump.
+# dynamic archive of bin/lamina builds on, and without which its serve does not start on JDK 17),
+# dumped with the serial collector serve runs on. The archive holds the time stamp of lib/modules,
+# fixed before the dump; even so JDK 17 does not dump the same bytes twice (JDK 19 does), so this
+# file is the one part of the base that differs between two runs.
 echo "jlink $modules"
 chroot "$work/jdk" env LD_LIBRARY_PATH="$jdk_home/lib" "$jdk_home/bin/jlink" --add-modules "$modules" \
   --strip-java-debug-attributes --no-man-pages --no-header-files --compress=2 --output /jre
