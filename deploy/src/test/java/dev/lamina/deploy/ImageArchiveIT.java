@@ -75,8 +75,9 @@ class ImageArchiveIT {
     assumeTrue(Exec.installed("umoci"), "umoci not installed (apt-get install umoci)");
     Path rootfs = unpack(dir);
 
-    for (String file : List.of("opt/lamina/bin/lamina", "opt/lamina/jre/bin/java", "usr/bin/bash", "usr/bin/mount",
-        "usr/bin/igzip", "usr/bin/unpigz", "usr/bin/curl", "usr/bin/nsenter")) {
+    // serve's programs, and those of the chart's node-setup.sh (bash, awk, cmp, curl, nsenter)
+    for (String file : List.of("opt/lamina/bin/lamina", "opt/lamina/jre/bin/java", "usr/bin/mount", "usr/bin/igzip",
+        "usr/bin/unpigz", "usr/bin/bash", "usr/bin/awk", "usr/bin/cmp", "usr/bin/curl", "usr/bin/nsenter")) {
       assertThat(rootfs.resolve(file)).as(file).isExecutable();
     }
     assertThat(rootfs.resolve("opt/lamina/lamina.jar")).isRegularFile();
