@@ -12,28 +12,18 @@ import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.time.Instant;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ThreadLocalRandom;
-import javax.net.ssl.SSLException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Calls a {@link RegistryEndpoint} on one host: adds credentials, answers 401 challenges (at most
- * {@code maxAuthRefreshes} times beyond the first), retries 429, 5xx and dropped connections with
- * exponential backoff and jitter (honouring {@code Retry-After}), and turns every other failure into
- * a {@link LaminaException} through {@link #classify}, the one place HTTP failures get their kind.
+ * {@code maxAuthRefreshes} times beyond the first), retries 429, 5xx and dropped connections as
+ * {@link Retries} says (backoff with jitter, honouring {@code Retry-After}), and turns every other
+ * failure into a {@link LaminaException} through {@link #classify}, the one place HTTP failures
+ * get their kind.
  */
 final class RegistryEndpointCaller {
-  private static final Logger LOG = LoggerFactory.getLogger(RegistryEndpointCaller.class);
-
   private final Transport transport;
   private final Authenticator authenticator;
   private final RegistryOptions options;
@@ -57,7 +47,7 @@ final class RegistryEndpointCaller {
   <T> T call(RegistryHost host, String scope, Credentials creds, RegistryEndpoint<T> endpoint)
       throws LaminaException {
     String authorization = authenticator.authorization(host, scope, creds);
-    int failures = 0;
+    Retries retries = new Retries(options, endpoint.description(), host.authority());
     int authRounds = 0;
     while (true) {
       Transport.Request req =
@@ -70,11 +60,7 @@ final class RegistryEndpointCaller {
       } catch (LaminaException e) {
         throw e;
       } catch (IOException e) {
-        failures++;
-        if (!retriable(e) || failures >= options.maxAttempts()) {
-          throw unreachable(endpoint.description(), host.authority(), host.uri(endpoint.route()), e, failures);
-        }
-        pause(endpoint.description(), host.authority(), failures, null, why(e, host.authority()));
+        retries.transportFailed(e, host.uri(endpoint.route()));
         continue;
       }
       boolean handedOver = false;
@@ -104,25 +90,16 @@ final class RegistryEndpointCaller {
           throw classify(s, r.headers(), body, endpoint.description(), endpoint.notFound(),
               host.authority(), note);
         }
-        if (retriableStatus(s)) {
-          failures++;
-          if (failures < options.maxAttempts()) {
-            pause(endpoint.description(), host.authority(), failures, retryAfter(r.headers()),
-                "HTTP " + s);
-            continue;
-          }
+        if (retries.statusFailed(s, r.headers())) {
+          continue;
         }
         throw classify(s, r.headers(), body, endpoint.description(), endpoint.notFound(),
-            host.authority(), failures > 1 ? "gave up after " + failures + " attempts" : "");
+            host.authority(), retries.note());
       } catch (LaminaException e) {
         throw e;
       } catch (IOException e) {
         // The body broke off while being read: a GET or HEAD can be sent again.
-        failures++;
-        if (!retriable(e) || failures >= options.maxAttempts()) {
-          throw unreachable(endpoint.description(), host.authority(), host.uri(endpoint.route()), e, failures);
-        }
-        pause(endpoint.description(), host.authority(), failures, null, why(e, host.authority()));
+        retries.transportFailed(e, host.uri(endpoint.route()));
       } finally {
         if (!handedOver) {
           r.close();
@@ -138,7 +115,7 @@ final class RegistryEndpointCaller {
   <T> T callRealm(
       RegistryHost tlsOf, URI uri, Transport.Request req, String description, Handler<T> handler)
       throws LaminaException {
-    int failures = 0;
+    Retries retries = new Retries(options, description, uri.getRawAuthority());
     while (true) {
       Response r;
       try {
@@ -146,11 +123,7 @@ final class RegistryEndpointCaller {
       } catch (LaminaException e) {
         throw e;
       } catch (IOException e) {
-        failures++;
-        if (!retriable(e) || failures >= options.maxAttempts()) {
-          throw unreachable(description, uri.getRawAuthority(), uri, e, failures);
-        }
-        pause(description, uri.getRawAuthority(), failures, null, why(e, uri.getRawAuthority()));
+        retries.transportFailed(e, uri);
         continue;
       }
       try (r) {
@@ -159,24 +132,15 @@ final class RegistryEndpointCaller {
           return handler.handle(r);
         }
         byte[] body = r.errorBody();
-        if (retriableStatus(s)) {
-          failures++;
-          if (failures < options.maxAttempts()) {
-            pause(description, uri.getRawAuthority(), failures, retryAfter(r.headers()),
-                "HTTP " + s);
-            continue;
-          }
+        if (retries.statusFailed(s, r.headers())) {
+          continue;
         }
         throw classify(s, r.headers(), body, description, description + ": not found",
-            uri.getRawAuthority(), failures > 1 ? "gave up after " + failures + " attempts" : "");
+            uri.getRawAuthority(), retries.note());
       } catch (LaminaException e) {
         throw e;
       } catch (IOException e) {
-        failures++;
-        if (!retriable(e) || failures >= options.maxAttempts()) {
-          throw unreachable(description, uri.getRawAuthority(), uri, e, failures);
-        }
-        pause(description, uri.getRawAuthority(), failures, null, why(e, uri.getRawAuthority()));
+        retries.transportFailed(e, uri);
       }
     }
   }
@@ -189,79 +153,6 @@ final class RegistryEndpointCaller {
     java.util.Map<String, List<String>> h = new java.util.LinkedHashMap<>(host.headers());
     h.putAll(e.headers());
     return h;
-  }
-
-  static boolean retriableStatus(int s) {
-    return s == 429 || s == 500 || s == 502 || s == 503 || s == 504 || (s > 505 && s < 600);
-  }
-
-  static boolean retriable(IOException e) {
-    // TLS failures (certificates, protocol) do not heal by retrying; everything else may.
-    return !(e instanceof SSLException) && !(e instanceof LaminaException);
-  }
-
-  private LaminaException unreachable(String what, String host, URI uri, IOException e, int attempts) {
-    if (e instanceof LaminaException le) {
-      return le;
-    }
-    NetworkFailures.Description d = NetworkFailures.describe(e, host, uri, options);
-    return new LaminaException(
-        ErrorKind.UNAVAILABLE,
-        what + ": " + d.text() + (attempts > 1 ? " (tried " + attempts + " times)" : ""),
-        e);
-  }
-
-  /** A retried failure in a word or two, for the log: {@code connection refused}, {@code dns}. */
-  private String why(IOException e, String authority) {
-    return NetworkFailures.describe(e, authority, null, options).cause().words();
-  }
-
-  /** Waits before retry number {@code failures}: Retry-After when given (capped), else backoff. */
-  private void pause(String what, String host, int failures, Duration retryAfter, String why)
-      throws LaminaException {
-    Duration d = retryAfter != null ? min(retryAfter, options.maxRetryAfter()) : backoff(failures);
-    LOG.warn("{}: {} from {}; retry {} of {} in {} ms", what, why, host, failures,
-        options.maxAttempts() - 1, d.toMillis());
-    try {
-      Thread.sleep(d.toMillis());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new LaminaException(ErrorKind.UNAVAILABLE, what + ": interrupted while waiting to retry", e);
-    }
-  }
-
-  /** Exponential backoff with "equal jitter": half fixed, half random. */
-  Duration backoff(int failures) {
-    long base = options.initialBackoff().toMillis();
-    long cap = options.maxBackoff().toMillis();
-    long exp = base << Math.min(failures - 1, 20);
-    long d = Math.min(cap, exp < 0 ? cap : exp);
-    long half = d / 2;
-    return Duration.ofMillis(half + (half > 0 ? ThreadLocalRandom.current().nextLong(half + 1) : 0));
-  }
-
-  private static Duration min(Duration a, Duration b) {
-    return a.compareTo(b) <= 0 ? a : b;
-  }
-
-  /** {@code Retry-After} as seconds or an HTTP date; null when absent or unreadable. */
-  Duration retryAfter(HttpHeaders headers) {
-    String v = headers.firstValue("Retry-After").orElse("").trim();
-    if (v.isEmpty()) {
-      return null;
-    }
-    try {
-      long s = Long.parseLong(v);
-      return s < 0 ? null : Duration.ofSeconds(s);
-    } catch (NumberFormatException e) {
-      try {
-        Instant at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-        Duration d = Duration.between(options.clock().instant(), at);
-        return d.isNegative() ? Duration.ZERO : d;
-      } catch (DateTimeParseException e2) {
-        return null;
-      }
-    }
   }
 
   /**
