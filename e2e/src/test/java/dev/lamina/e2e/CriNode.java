@@ -96,6 +96,15 @@ final class CriNode implements AutoCloseable {
    */
   static CriNode start(Path dir, String registryHost, String sandboxImage, boolean registerInContainerd,
       String criSnapshotter) throws IOException {
+    return start(dir, registryHost, sandboxImage, registerInContainerd, criSnapshotter, null);
+  }
+
+  /**
+   * The same with containerd's proxy plugin {@code lamina} at {@code proxySocket} (a lamina the
+   * test starts itself, in a pod say) instead of the node's own lamina; null: the node's.
+   */
+  static CriNode start(Path dir, String registryHost, String sandboxImage, boolean registerInContainerd,
+      String criSnapshotter, Path proxySocket) throws IOException {
     Files.createDirectories(dir);
     Path containerdSocket = dir.resolve("containerd.sock");
     Path laminaSocket = dir.resolve("lamina.sock");
@@ -112,7 +121,8 @@ final class CriNode implements AutoCloseable {
     try {
       lamina.awaitCriSocket(READY_TIMEOUT);
       Path cniConf = writeCniConfig(dir.resolve("cni"), bridge);
-      Path config = writeConfig(dir, containerdSocket, laminaSocket, hosts, cniConf, sandboxImage, criSnapshotter);
+      Path config = writeConfig(dir, containerdSocket, proxySocket == null ? laminaSocket : proxySocket, hosts, cniConf,
+          sandboxImage, criSnapshotter);
       Path log = dir.resolve("containerd.log");
       containerd = startContainerd(config, log);
       CriNode node = new CriNode(dir, lamina, serve, containerd, config, containerdSocket, log, bridge);

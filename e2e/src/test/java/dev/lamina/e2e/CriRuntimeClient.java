@@ -105,6 +105,13 @@ final class CriRuntimeClient implements AutoCloseable {
         .getStatus();
   }
 
+  /** {@code ContainerStatus} with {@code verbose}: its info map ({@code info} holds JSON with the pid). */
+  java.util.Map<String, String> containerStatusVerbose(String containerId) {
+    return call().containerStatus(Api.ContainerStatusRequest.newBuilder().setContainerId(containerId).setVerbose(true)
+        .build()).getInfoMap();
+  }
+
+
   List<Api.Container> listContainers() {
     return call().listContainers(Api.ListContainersRequest.getDefaultInstance()).getContainersList();
   }
