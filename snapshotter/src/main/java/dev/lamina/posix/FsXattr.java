@@ -24,6 +24,11 @@ public record FsXattr(int xflags, int extsize, int nextents, long projectId, int
     return (xflags & FS_XFLAG_PROJINHERIT) != 0;
   }
 
+  /** These attributes with {@code FS_XFLAG_PROJINHERIT} cleared, the project ID kept. */
+  public FsXattr withoutProjectInheritance() {
+    return new FsXattr(xflags & ~FS_XFLAG_PROJINHERIT, extsize, nextents, projectId, cowextsize);
+  }
+
   /** These attributes with another project ID and {@code FS_XFLAG_PROJINHERIT} set. */
   public FsXattr withInheritedProject(long id) {
     return new FsXattr(xflags | FS_XFLAG_PROJINHERIT, extsize, nextents, id, cowextsize);

@@ -5,6 +5,7 @@ import dev.lamina.mount.Mount;
 import dev.lamina.mount.Mounter;
 import dev.lamina.posix.DiskQuota;
 import dev.lamina.posix.FileStat;
+import dev.lamina.posix.FsXattr;
 import dev.lamina.posix.Posix;
 import dev.lamina.quota.ProjectQuota;
 import dev.lamina.snapshots.Kind;
@@ -52,13 +53,32 @@ public final class OverlaySnapshotter extends DirectorySnapshotter {
   private OverlaySnapshotter(Path root, List<String> extraOptions) throws IOException {
     super(root);
     this.extraOptions = List.copyOf(extraOptions);
-    ProjectQuota.Probe probe = ProjectQuota.probe(snapshotsDir, this.root.resolve(QUOTA_DEVICE));
-    this.quota = probe.quota();
-    if (quota.isPresent()) {
-      LOG.info("container sizes: each active snapshot gets a project ID; {}", probe.description());
-    } else {
+    this.quota = projectQuota(snapshotsDir, this.root.resolve(QUOTA_DEVICE));
+  }
+
+  /** Probes the snapshots' filesystem for project quotas and says at start what sizes come from. */
+  private static Optional<ProjectQuota> projectQuota(Path snapshotsDir, Path deviceNode) {
+    ProjectQuota.Probe probe = ProjectQuota.probe(snapshotsDir, deviceNode);
+    if (probe.quota().isEmpty()) {
       LOG.info("container sizes are measured by walking upper dirs: {}", probe.description());
+      return Optional.empty();
     }
+    Posix posix = Posix.get();
+    try {
+      FsXattr x = posix.fsGetXattr(snapshotsDir);
+      if (x.inheritsProject()) {
+        // ext4 and xfs refuse (EXDEV) to rename an entry of another project into a directory that
+        // passes its own on, and remove and cleanup rename snapshot directories in snapshots/
+        LOG.info("clearing FS_XFLAG_PROJINHERIT on {} (its project ID {} stays the base)", snapshotsDir, x.projectId());
+        posix.fsSetXattr(snapshotsDir, x.withoutProjectInheritance());
+      }
+    } catch (IOException e) {
+      LOG.warn("container sizes are measured by walking upper dirs: {}, but {} keeps passing its project ID on: {}",
+          probe.description(), snapshotsDir, e.getMessage());
+      return Optional.empty();
+    }
+    LOG.info("container sizes: each active snapshot gets a project ID; {}", probe.description());
+    return probe.quota();
   }
 
   /**
