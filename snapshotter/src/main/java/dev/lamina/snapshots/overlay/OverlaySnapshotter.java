@@ -40,6 +40,10 @@ import org.slf4j.LoggerFactory;
  * <p>A new upper dir takes the owner of its parent's upper dir. Commit records the disk usage of
  * {@code fs}; a commit with a parent rebases a snapshot prepared without one (parallel unpack):
  * the upper dir needs nothing from its parents, so only metadata changes. Needs root and Linux.
+ *
+ * <p>Where the snapshots' filesystem has project quotas ({@link ProjectQuota}), each active
+ * snapshot's directory has a project ID of its own and its usage is read from the quota, not
+ * walked ({@link #measureActive}).
  */
 public final class OverlaySnapshotter extends DirectorySnapshotter {
   private static final Logger LOG = LoggerFactory.getLogger(OverlaySnapshotter.class);
@@ -200,8 +204,8 @@ public final class OverlaySnapshotter extends DirectorySnapshotter {
     }
     if (inodes < 1 || bytes < 0) {
       // cannot be, unless something else is charged to the project: believe the walk
-      LOG.warn("project {} of snapshot id {} is charged {} bytes and {} inodes outside its upper dir; walking it",
-          pid, id, -bytes, -inodes);
+      LOG.warn("project {} of snapshot id {} is charged less ({} bytes, {} inodes) than lies outside its upper dir;"
+          + " walking it", pid, id, charged.spaceBytes(), charged.inodes());
       return super.measureActive(id);
     }
     return new Usage(inodes, bytes);
