@@ -6,7 +6,6 @@ import dev.lamina.posix.DiskQuota;
 import dev.lamina.posix.FileStat;
 import dev.lamina.posix.FsXattr;
 import dev.lamina.posix.Posix;
-import dev.lamina.posix.PosixException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

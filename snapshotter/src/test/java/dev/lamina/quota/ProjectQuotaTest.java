@@ -25,8 +25,6 @@ class ProjectQuotaTest {
   @TempDir static Path fsDir;
   static LoopFilesystem fs;
 
-  @TempDir Path tmp;
-
   @BeforeAll
   static void mountProjectQuotaFilesystem() throws Exception {
     fs = LoopFilesystem.projectQuotaExt4(fsDir);

@@ -11,15 +11,8 @@ import dev.lamina.quota.LoopFilesystem;
 import dev.lamina.quota.ProjectQuota;
 import dev.lamina.snapshots.Usage;
 import java.io.IOException;
-import java.io.InterruptedIOException;
-import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.Arrays;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -34,8 +27,6 @@ import org.junit.jupiter.api.io.TempDir;
 class OverlayProjectQuotaTest {
   @TempDir static Path fsDir;
   static LoopFilesystem fs;
-
-  @TempDir Path tmp;
 
   @BeforeAll
   static void mountProjectQuotaFilesystem() throws Exception {
