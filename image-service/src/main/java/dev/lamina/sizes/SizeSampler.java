@@ -25,10 +25,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Measures every container's root filesystem: one {@link #sweep} lists the snapshots, walks the
+ * Measures every container's root filesystem: one {@link #sweep} lists the snapshots, measures the
  * writable layer of each active snapshot whose key is a container's ({@link ContainerKey}) through
- * {@link Snapshotter#usage}, and adds the usage recorded at commit for every committed snapshot
- * under it. Callers run sweeps in the background; readers take {@link #latest}, which is memory.
+ * {@link Snapshotter#usage} (a walk, or one quotactl where the overlay snapshotter's filesystem
+ * has project quotas), and adds the usage recorded at commit for every committed snapshot under
+ * it. Callers run sweeps in the background; readers take {@link #latest}, which is memory.
  *
  * <p>The CPU a sweep takes is bounded by pausing after each walk for {@code pause} times as long
  * as the walk took: with the default 1 a sweep keeps the walking threads busy at most half of the

@@ -52,5 +52,10 @@ public interface LibC {
 
   int umount2(String target, int flags);
 
+  /** Only the requests whose argument is a pointer to a buffer ({@code struct fsxattr}). */
+  int ioctl(int fd, long request, byte[] arg);
+
+  int quotactl(int cmd, String special, int id, @Out byte[] addr);
+
   String strerror(int errno);
 }

@@ -182,6 +182,24 @@ public abstract class DirectorySnapshotter implements Snapshotter {
     return false;
   }
 
+  /**
+   * The usage of active snapshot {@code id}'s own layer now: a walk of {@link #upperPath}, as
+   * {@code du -s} counts it. A driver that can ask the filesystem instead overrides this; a
+   * snapshot whose directory is gone fails with NoSuchFileException or an ENOENT PosixException.
+   */
+  protected Usage measureActive(long id) throws IOException {
+    DiskUsage du = DiskUsage.of(upperPath(id));
+    return new Usage(du.inodes(), du.size());
+  }
+
+  /**
+   * {@link #populate} of a driver that {@link #populatesQuickly}: fills {@code snapshots/<id>} in
+   * place, so the driver may use the id (overlay gives the directory a project ID from it).
+   */
+  protected void populateInPlace(Path dir, long id, Kind kind, List<Long> parentIds) throws IOException {
+    populate(dir, kind, parentIds);
+  }
+
   /** Whether {@link #rebase} rebuilds trees; when false no directory is prepared for it. */
   protected boolean rebaseRebuildsTree() {
     return false;
@@ -246,8 +264,7 @@ public abstract class DirectorySnapshotter implements Snapshotter {
       return si.usage();
     }
     try {
-      DiskUsage du = DiskUsage.of(upperPath(si.id()));
-      return new Usage(du.inodes(), du.size());
+      return measureActive(si.id());
     } catch (NoSuchFileException | PosixException e) {
       if (e instanceof PosixException pe && !pe.isNotFound()) {
         throw e;
@@ -291,7 +308,7 @@ public abstract class DirectorySnapshotter implements Snapshotter {
           posix.mkdir(path, 0700);
         }
         tx.onRollback(() -> RemoveAll.remove(path));
-        populate(path, kind, created.parentIds());
+        populateInPlace(path, created.id(), kind, created.parentIds());
         return created;
       }));
     }
