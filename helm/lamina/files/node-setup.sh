@@ -350,7 +350,11 @@ do_serve() {
   trap 'kill -TERM $pid 2>/dev/null || true' TERM INT
   local status=0
   wait $pid || status=$?
-  wait $pid 2>/dev/null || status=$?
+  if [ $status -gt 128 ]; then
+    # the trapped SIGTERM ended the wait early, while lamina still stops: its own status follows
+    status=0
+    wait $pid || status=$?
+  fi
   if daemonset_gone; then
     do_uninstall
   fi

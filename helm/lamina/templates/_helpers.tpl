@@ -95,6 +95,10 @@ notation for these is TOML's too).
 {{ $k }} = {{ include "lamina.tomlValue" $v }}
 {{- end }}
 {{- end }}
+{{- if not (hasKey .Values.config "containerd-address") }}
+{{- /* the socket the pod mounts, where the operator says containerd is */}}
+containerd-address = {{ include "lamina.tomlValue" .Values.containerd.socket }}
+{{- end }}
 {{- range $k, $v := .Values.config }}
 {{- if kindIs "map" $v }}
 

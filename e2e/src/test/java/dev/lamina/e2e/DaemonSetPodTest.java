@@ -95,7 +95,10 @@ class DaemonSetPodTest {
   @Test
   void theDaemonSetsPodServesAnswersAPullAndStopsCleanly() throws Exception {
     String image = importImage();
-    Path host = tmp.resolve("host");
+    // Bidirectional propagation needs a shared mount under the host paths, as / is on a systemd node
+    Path host = Files.createDirectories(tmp.resolve("host"));
+    Commands.run("mount", "--bind", host.toString(), host.toString()).check();
+    Commands.run("mount", "--make-rshared", host.toString()).check();
     Path state = Files.createDirectories(host.resolve("var/lib/lamina"));
     Path run = Files.createDirectories(host.resolve("run/lamina"));
     Path containerdConfig = Files.createDirectories(host.resolve("etc/containerd"));
@@ -109,7 +112,7 @@ class DaemonSetPodTest {
         "config.root", state.toString(),
         "config.socket", run.resolve("lamina.sock").toString(),
         "config.snapshotter-socket", run.resolve("snapshotter.sock").toString(),
-        "config.pinned-image", "{" + pauseRef + "}",
+        "config.pinned-image[0]", pauseRef,
         "containerd.socket", node.containerdSocket().toString(),
         "containerd.configDir", containerdConfig.toString(),
         "metrics.port", metricsPort);
@@ -186,7 +189,11 @@ class DaemonSetPodTest {
         .setPid(Boolean.TRUE.equals(spec.getHostPID()) ? Api.NamespaceMode.NODE : Api.NamespaceMode.CONTAINER)
         .setIpc(Api.NamespaceMode.POD)
         .build();
-    return base.toBuilder().setLinux(Api.LinuxPodSandboxConfig.newBuilder()
+    Api.PodSandboxConfig.Builder b = base.toBuilder();
+    if (Boolean.TRUE.equals(spec.getHostNetwork())) {
+      b.clearHostname(); // the node's, as kubelet leaves it for a pod on the host network
+    }
+    return b.setLinux(Api.LinuxPodSandboxConfig.newBuilder()
         .setSecurityContext(Api.LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(namespaces)
             .setPrivileged(true))).build();
   }

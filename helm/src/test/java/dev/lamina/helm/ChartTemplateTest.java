@@ -158,7 +158,23 @@ class ChartTemplateTest {
         .containsEntry("socket", "/run/lamina/lamina.sock")
         .containsEntry("snapshotter-socket", "/run/lamina/snapshotter.sock")
         .containsEntry("snapshotter-name", "lamina")
-        .containsEntry("pinned-image", List.of("registry.k8s.io/pause:3.10"));
+        .containsEntry("pinned-image", List.of("registry.k8s.io/pause:3.10"))
+        .containsEntry("containerd-address", "/run/containerd/containerd.sock");
+  }
+
+  /** lamina registers its images in the containerd whose socket the pod mounts, unless told otherwise. */
+  @Test
+  void laminaTalksToTheContainerdSocketThePodMounts() throws Exception {
+    String k3s = "/run/k3s/containerd/containerd.sock";
+    Chart.Rendered r = Chart.render("containerd.socket", k3s);
+    Path file = Files.writeString(dir.resolve("k3s.toml"), r.configMap().getData().get("lamina.toml"));
+    assertThat(ConfigFile.read(file).values()).containsEntry("containerd-address", k3s);
+    assertThat(mounts(container(pod(r), "lamina")).get(k3s).getName()).isEqualTo("containerd-socket");
+    Path own = Files.writeString(dir.resolve("own.toml"),
+        Chart.render("containerd.socket", k3s, "config.containerd-address", "/elsewhere.sock").configMap().getData()
+            .get("lamina.toml"));
+    assertThat(ConfigFile.read(own).values()).containsEntry("containerd-address", "/elsewhere.sock");
+    assertThat(Main.run("config", "check", own.toString())).isZero();
   }
 
   @Test
