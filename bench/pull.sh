@@ -9,6 +9,8 @@
 # read once beforehand so the page cache serves them. In the same rounds, the floor: GNU tar -x of
 # the same layers, uncompressed and in the page cache, one after another into one directory, then
 # the same final sync.
+# lamina is measured twice: right after its start, and on a daemon that has already pulled another
+# image (lamina-2nd: a node that has been up a while).
 # Reports median and min-max wall seconds, CPU seconds of the daemon during the pull, its peak RSS during
 # the pull (and over its whole life, start-up included), and lamina's medians against containerd's
 # and against the floor.
@@ -145,6 +147,28 @@ PY
   touch "$layers/done"
 fi
 
+# another image, which a daemon pulls first in the "after another image" runs: two layers of its own
+# (5,000 small files, then 16 MiB of random data), so that it shares nothing with the reference
+other="$work/other"
+if [ ! -f "$work/other.done" ]; then
+  rm -rf "$other" "$work/other-bundle"
+  umoci init --layout "$other"
+  umoci new --image "$other:other"
+  umoci unpack --image "$other:other" "$work/other-bundle"
+  python3 - "$work/other-bundle/rootfs" <<'PY'
+import os, random, sys
+root = sys.argv[1]; r = random.Random(7)
+for i in range(5000):
+    d = os.path.join(root, "srv", "d%02d" % (i % 50)); os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, "f%04d.txt" % i), "w").write("x" * r.randint(100, 4000))
+PY
+  umoci repack --image "$other:other" "$work/other-bundle"
+  head -c 16777216 /dev/urandom > "$work/other-bundle/rootfs/srv/blob.bin"
+  umoci repack --image "$other:other" "$work/other-bundle"
+  rm -rf "$work/other-bundle"
+  touch "$work/other.done"
+fi
+
 # ---------------------------------------------------------------- registry on loopback
 [ -f "$jar" ] || { echo "build first: mvn -q -DskipTests package" >&2; exit 1; }
 regdir="$work/registry"
@@ -180,6 +204,9 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break
 skopeo copy -q --dest-tls-verify=false "oci:$image:ref" "docker://127.0.0.1:$port/bench/ref:gzip"
 skopeo copy -q --dest-tls-verify=false --dest-compress-format zstd --dest-compress "oci:$image:ref" \
   "docker://127.0.0.1:$port/bench/ref:zstd"
+skopeo copy -q --dest-tls-verify=false "oci:$other:other" "docker://127.0.0.1:$port/bench/other:gzip"
+skopeo copy -q --dest-tls-verify=false --dest-compress-format zstd --dest-compress "oci:$other:other" \
+  "docker://127.0.0.1:$port/bench/other:zstd"
 find "$regdir/data" -type f -exec cat {} + > /dev/null
 # lamina reaches the loopback registry over plain http as containerd's --plain-http does: through
 # a hosts.toml, the way an operator configures it.
@@ -205,12 +232,16 @@ rss_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 # (a daemon's start-up has its own peak, reported beside it).
 reset_peak() { echo 5 > "/proc/$1/clear_refs"; }
 
-run_lamina() { # format -> "wall cpu rss"
+run_lamina() { # format [after] -> "wall cpu rss"; with "after", the daemon pulls another image first
   fresh_fs
   "$top/bin/lamina" serve --root "$mnt/lamina" --socket "$mnt/lamina.sock" --registry-config-dir "$hosts" \
     --snapshotter-socket "$mnt/snap.sock" > "$work/lamina-serve.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   wait_socket "$mnt/lamina.sock"
+  if [ "${2:-}" = after ]; then
+    "$top/bin/lamina" pull --socket "$mnt/lamina.sock" "127.0.0.1:$port/bench/other:$1" > /dev/null
+    sync
+  fi
   local c0 t0 t1 c1 life
   life=$(rss_of "$pid"); reset_peak "$pid"
   c0=$(cpu_of "$pid"); t0=$(date +%s.%N)
@@ -262,6 +293,7 @@ results="$work/results.txt"; : > "$results"
 for format in $formats; do
   for i in $(seq 0 "$runs"); do
     r=$(run_lamina "$format"); [ "$i" = 0 ] || echo "lamina $format $r" >> "$results"
+    r=$(run_lamina "$format" after); [ "$i" = 0 ] || echo "lamina-2nd $format $r" >> "$results"
     r=$(run_containerd "$format"); [ "$i" = 0 ] || echo "containerd $format $r" >> "$results"
     r=$(run_tar); [ "$i" = 0 ] || echo "tar+sync $format $r" >> "$results"
   done
@@ -270,7 +302,7 @@ done
 # peak RSS: the highest of the runs, during the pull and over the process's life
 printf '\n%-11s %-5s %10s %15s %10s %16s %16s\n' side fmt "wall(med)" "wall(min-max)" "cpu(med)" "peak RSS (pull)" "(lifetime)"
 for format in $formats; do
-  for side in lamina containerd tar+sync; do
+  for side in lamina lamina-2nd containerd tar+sync; do
     grep "^$side $format " "$results" | gawk -v side="$side" -v fmt="$format" '
       { w[NR]=$3; c[NR]=$4; r[NR]=$5; l[NR]=$6 }
       END { n=asort(w); asort(c); asort(r); asort(l)
