@@ -7,7 +7,7 @@
 # Each node gets its own containerd, lamina and CNI bridge under WORK (a fresh directory).
 #
 # Usage: bench/cri-node.sh [--rounds N] [--work DIR]
-# Needs: mvn -q -DskipTests package && mvn -q -pl e2e -am test-compile -DskipTests
+# Needs: mvn -q -DskipTests install
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rounds=5
@@ -25,9 +25,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 jar="$top/image-service/target/lamina.jar"
 classes="$top/e2e/target/test-classes"
-fstest="$top/snapshotter/target/test-classes"
 if [ ! -f "$jar" ] || [ ! -f "$classes/dev/lamina/e2e/CriNodeBench.class" ]; then
-  echo "$0: build first: (cd $top && mvn -q -DskipTests package && mvn -q -pl e2e -am test-compile -DskipTests)" >&2
+  echo "$0: build first: (cd $top && mvn -q -DskipTests install)" >&2
   exit 1
 fi
 if [ -z "$work" ]; then
@@ -35,4 +34,6 @@ if [ -z "$work" ]; then
   trap 'rm -rf "$work"' EXIT
 fi
 cd "$top"
-java -cp "$classes:$fstest:$jar" dev.lamina.e2e.CriNodeBench "$work" "$rounds"
+# the e2e test classes and everything they use (JUnit, the snapshotter's test-jar, ...)
+mvn -B -q -o -pl e2e dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$work/classpath"
+java -cp "$classes:$(cat "$work/classpath")" dev.lamina.e2e.CriNodeBench "$work" "$rounds"
