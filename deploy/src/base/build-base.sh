@@ -9,9 +9,10 @@
 #            /opt/lamina to the host, so the runtime must not lean on files outside it
 # Apt's caches and lists, logs, and the files made at install time that differ between two runs
 # are removed; every time stamp is clamped to SOURCE_DATE_EPOCH. Two runs with the same epoch, the
-# same JDK and the same packages on the mirror give the same layers, byte for byte, but on the
-# openjdk-17 runtime: JDK 17 never dumps its class-data archive (lib/server/classes.jsa) the same
-# twice, JDK 19 and later do.
+# same JDK and the same packages on the mirror give the same layers, byte for byte: JDK 19 and
+# later dump the runtime's class-data archive (lib/server/classes.jsa) the same every time. JDK 17
+# does not: on the openjdk-17 fallback that archive, and so the image's digest, differs between
+# some runs (most runs with its perf data on, fewer without, as here).
 #
 # The result is kept: a run whose inputs (this script, the epoch, the mirror, the JDK's release
 # file) match the ones of the base in OUT does nothing. OUT/jdk names the JDK the runtime comes
@@ -62,8 +63,8 @@ else
 fi
 
 if [ -z "$jdk" ]; then
-  echo "build-base.sh: $why: the runtime is jlinked from Debian's $debian_jdk; JDK 17 dumps its" \
-    "class-data archive differently every run, so this image's digest is not reproducible"
+  echo "build-base.sh: $why: the runtime is jlinked from Debian's $debian_jdk; JDK 17 does not" \
+    "dump the same class-data archive every run, so this image's digest may differ between builds"
 fi
 
 key="$( (sha256sum < "$0"; echo "$epoch $mirror"; echo "$jdk_id") | sha256sum | cut -c1-64)"
@@ -144,8 +145,9 @@ else
   unmount_work
   # The runtime, jlinked in the JDK's root (no /proc there, so the loader cannot resolve $ORIGIN:
   # the library path is given), and its class-data archive, as above. Even with lib/modules' time
-  # stamp fixed, JDK 17 does not dump the same bytes twice (JDK 19 does), so this file is the one
-  # part of such a base that differs between two runs.
+  # stamp fixed, JDK 17 does not dump the same bytes every time (JDK 19 does; without its perf data
+  # JDK 17 differs less often, but still does), so this file is the part of such a base that may
+  # differ between two runs.
   echo "jlink $modules from $debian_jdk"
   chroot "$work/jdk" env LD_LIBRARY_PATH="$debian_jdk_home/lib" "$debian_jdk_home/bin/jlink" --add-modules "$modules" \
     --strip-java-debug-attributes --no-man-pages --no-header-files --compress=2 --output /jre
