@@ -26,6 +26,8 @@ class ImageArchiveIT {
   static final String NAME = System.getProperty("lamina.image.name", "lamina:unknown");
   static final String VERSION = System.getProperty("lamina.version", "unknown");
   static final String REVISION = System.getProperty("lamina.image.revision", "unknown");
+  /** The base the build made; its file {@code jdk} names the JDK the runtime comes from. */
+  static final Path BASE = Path.of(System.getProperty("lamina.image.base", "target/base"));
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private Path dir;
@@ -88,6 +90,25 @@ class ImageArchiveIT {
     assertThat(rootfs.resolve("var/cache/apt")).isEmptyDirectory();
     assertThat(rootfs.resolve("usr/lib/jvm")).as("the JDK jlink ran from is not in the image").doesNotExist();
 
+    // the runtime of the JDK the build chose: Temurin 25 when the build machine has it, else Debian's
+    // openjdk-17; the modules jdeps found and those only found at run time
+    Map<String, String> release = release(rootfs.resolve("opt/lamina/jre/release"));
+    assertThat(release.getOrDefault("MODULES", "").split(" ")).as("the runtime's modules").contains("java.base",
+        "java.desktop", "java.net.http", "java.sql", "jdk.httpserver", "jdk.jfr", "jdk.management",
+        "jdk.security.auth", "jdk.unsupported", "jdk.crypto.ec", "jdk.naming.dns", "jdk.zipfs");
+    String jdk = Files.readString(BASE.resolve("jdk")).strip();
+    if (jdk.startsWith("/")) {
+      Map<String, String> source = release(Path.of(jdk, "release"));
+      assertThat(release.get("JAVA_VERSION")).as("the runtime's version, that of %s", jdk)
+          .isEqualTo(source.get("JAVA_VERSION"));
+      if ("Eclipse Adoptium".equals(source.get("IMPLEMENTOR")) && source.get("JAVA_VERSION").startsWith("25")) {
+        assertThat(release.get("JAVA_VERSION")).as("the runtime of Temurin 25").matches("25(\\..*)?");
+      }
+    } else {
+      assertThat(jdk).isEqualTo("openjdk-17-jdk-headless");
+      assertThat(release.get("JAVA_VERSION")).as("the runtime of Debian's openjdk-17").matches("17(\\..*)?");
+    }
+
     // the image's runtime runs the image's jar: every module `lamina serve` needs is in it
     Path java = rootfs.resolve("opt/lamina/jre/bin/java");
     Path jar = rootfs.resolve("opt/lamina/lamina.jar");
@@ -128,6 +149,18 @@ class ImageArchiveIT {
     command.addAll(List.of("--image", layout + ":" + ref, bundle.toString()));
     Exec.run(command.toArray(String[]::new)).check();
     return bundle.resolve("rootfs");
+  }
+
+  /** A JDK's release file: NAME="value" lines. */
+  private static Map<String, String> release(Path file) throws IOException {
+    Map<String, String> values = new TreeMap<>();
+    for (String line : Files.readAllLines(file)) {
+      int eq = line.indexOf('=');
+      if (eq > 0) {
+        values.put(line.substring(0, eq), line.substring(eq + 1).replaceAll("^\"|\"$", ""));
+      }
+    }
+    return values;
   }
 
   private static List<String> strings(JsonNode array) {
