@@ -247,7 +247,8 @@ class RegistryPullTest {
     Commands.Result ok = laminaCli("pull", "--socket", lamina.criSocket().toString(),
         "--creds", BASIC_USER + ":" + BASIC_PASSWORD, ref);
     ok.check();
-    assertThat(ok.stdout().strip()).isEqualTo("Image is up to date for " + img.image().configDigest());
+    assertThat(ok.stdout().strip()).startsWith("Pulled " + ref + " in ").contains(" 2 layers fetched ")
+        .endsWith("; image " + img.image().configDigest());
     assertRootfsIsUmocis(ref, img);
     assertNoSecretInLog();
   }

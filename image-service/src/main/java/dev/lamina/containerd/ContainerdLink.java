@@ -41,6 +41,11 @@ public final class ContainerdLink implements Closeable {
   static final Duration RECONCILE_EVERY = Duration.ofMinutes(5);
   static final Duration BACKOFF_FIRST = Duration.ofMillis(500);
   static final Duration BACKOFF_MAX = Duration.ofSeconds(30);
+  /**
+   * For this long after containerd stopped answering (or never has, since lamina started), pulls
+   * still wait for their registration: containerd is starting or restarting, as at boot.
+   */
+  static final Duration DOWN_WAITS = Duration.ofSeconds(30);
 
   private final ContainerdClient client;
   private final Registrar registrar;
@@ -52,9 +57,13 @@ public final class ContainerdLink implements Closeable {
   private boolean reconcileAll = true;
   private final Map<Digest, CompletableFuture<Void>> toRegister = new LinkedHashMap<>();
   private final Set<String> toDelete = new LinkedHashSet<>();
+  /** Registrations queued so far: one queued during a failed attempt is retried without backoff. */
+  private long queued;
   private boolean closed;
   /** Whether the last call to containerd worked; null before the first. */
   private volatile Boolean reachable;
+  /** When calls to containerd began to fail (System.nanoTime), while {@link #reachable} is false. */
+  private volatile long unreachableSince;
   private volatile Context.CancellableContext subscription;
   private volatile RegistrationListener listener = RegistrationListener.NONE;
 
@@ -74,12 +83,12 @@ public final class ContainerdLink implements Closeable {
   }
 
   /**
-   * Whether a pull should wait for its registration: unless containerd is known to be down. Before
-   * the first call has answered (the reconcile at start) it is not known, and a pull that ends then
-   * waits too, so that kubelet's CreateContainer right after it finds the image.
+   * Whether a pull should wait for its registration, so that kubelet's CreateContainer right after
+   * it finds the image: unless containerd has been down for longer than {@link #DOWN_WAITS}. A new
+   * registration wakes the link at once, so a containerd that is back takes it without backoff.
    */
   boolean awaitsRegistration() {
-    return !Boolean.FALSE.equals(reachable);
+    return !Boolean.FALSE.equals(reachable) || System.nanoTime() - unreachableSince < DOWN_WAITS.toNanos();
   }
 
   void listen(RegistrationListener l) {
@@ -88,6 +97,7 @@ public final class ContainerdLink implements Closeable {
 
   /** Queues the registration of {@code r}; the future completes once it is registered. */
   synchronized CompletableFuture<Void> register(ImageRecord r) {
+    queued++;
     CompletableFuture<Void> f = toRegister.computeIfAbsent(r.id(), id -> {
       long queued = System.nanoTime();
       CompletableFuture<Void> n = new CompletableFuture<>();
@@ -117,6 +127,7 @@ public final class ContainerdLink implements Closeable {
       boolean all;
       List<String> deletes;
       List<Map.Entry<Digest, CompletableFuture<Void>>> registers;
+      long seen;
       synchronized (this) {
         while (!closed && !reconcileAll && toRegister.isEmpty() && toDelete.isEmpty()) {
           long wait = (nextReconcile - System.nanoTime()) / 1_000_000;
@@ -134,6 +145,7 @@ public final class ContainerdLink implements Closeable {
           return;
         }
         all = reconcileAll;
+        seen = queued;
         deletes = new ArrayList<>(toDelete);
         registers = new ArrayList<>(toRegister.entrySet());
       }
@@ -177,11 +189,16 @@ public final class ContainerdLink implements Closeable {
           LOG.warn("containerd at unix://{} is not reachable ({}); lamina serves on, and registers its images "
               + "once containerd is back", client.socket(), e.getStatus().getCode());
         }
+        if (!Boolean.FALSE.equals(reachable)) {
+          unreachableSince = System.nanoTime();
+        }
         reachable = false;
         synchronized (this) {
           reconcileAll = true; // containerd may have restarted, and collected garbage meanwhile
           try {
-            wait(backoff.toMillis());
+            if (queued == seen) { // else a pull waits: try again at once
+              wait(backoff.toMillis());
+            }
           } catch (InterruptedException ie) {
             return;
           }

@@ -129,7 +129,7 @@ final class LayerFetcher {
         TeeInputStream.drain(ahead);
         tee.drain();
       } catch (IOException e) {
-        throw blame(e, ahead, tee);
+        throw blame(e, ahead, tee, w, blob);
       } finally {
         ahead.closeAndAwait();
         tee.detach(); // no thread writes into the ingest after this
@@ -225,7 +225,7 @@ final class LayerFetcher {
       in.drain(); // the digest is checked at the end of the body
       return new Applied(applied.stats(), in.count(), null);
     } catch (IOException e) {
-      throw blame(e, in, in);
+      throw blame(e, in, in, null, blob);
     } finally {
       in.detach();
     }
@@ -235,8 +235,11 @@ final class LayerFetcher {
    * An unpack failed on bad input (a corrupt stream, a tar entry refused, a diff ID mismatch): when
    * the blob itself is not what its digest says, that is the error to report. Reads the rest of
    * the body, whose end verifies the whole; a network failure is reported as it is.
+   *
+   * @param w the ingest the body was copied into, or null
    */
-  private static IOException blame(IOException failure, InputStream rest, TeeInputStream in) {
+  private static IOException blame(IOException failure, InputStream rest, TeeInputStream in, Writer w,
+      Descriptor blob) {
     ErrorKind kind = LaminaException.kindOf(failure);
     if (kind != ErrorKind.INVALID_ARGUMENT && kind != ErrorKind.DATA_LOSS) {
       return failure;
@@ -244,6 +247,14 @@ final class LayerFetcher {
     try {
       TeeInputStream.drain(rest);
       in.drain();
+      // A stage of the failed unpack (a decompressing program's feeder) may still have read the
+      // body's end, and its verdict with it: the ingest, which holds every byte, still knows.
+      if (w != null && w.offset() == blob.size() && !w.digest().equals(blob.digest())) {
+        LaminaException e = LaminaException.dataLoss("blob " + blob.digest() + ": digest mismatch: the content is "
+            + w.digest() + " (unpacking it failed too: " + failure.getMessage() + ")");
+        e.addSuppressed(failure);
+        return e;
+      }
     } catch (IOException e) {
       if (LaminaException.kindOf(e) == ErrorKind.DATA_LOSS && e != failure) {
         LaminaException d = new LaminaException(ErrorKind.DATA_LOSS, e.getMessage() + " (unpacking it failed too: "
