@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
 /**
  * An image manager whose images containerd also has: each pull is registered in containerd
  * before the pull returns, when containerd is reachable (kubelet's next call, CreateContainer to
- * containerd, needs the image there), and each remove removes containerd's records too. While
- * containerd is down, pulls and removes return at once and the {@link ContainerdLink} catches up.
+ * containerd, needs the image there), and each remove removes containerd's records too. Once
+ * containerd has been down for {@link ContainerdLink#DOWN_WAITS}, pulls and removes return at once
+ * and the {@link ContainerdLink} catches up when it is back.
  */
 public final class RegisteringImageManager implements ImageManager, Closeable, RegistrationListener.Source {
   private static final Logger LOG = LoggerFactory.getLogger(RegisteringImageManager.class);
