@@ -18,7 +18,9 @@ public final class DroppingRelay implements AutoCloseable {
   private final ServerSocket listener;
   private final int target;
   private final List<Socket> open = new CopyOnWriteArrayList<>();
-  private volatile boolean refusing;
+  // guarded by this: a connection is let through and registered in one step, so a drop either
+  // closes it or holds it, never misses it
+  private boolean refusing;
 
   DroppingRelay(int target) throws IOException {
     this.target = target;
@@ -33,7 +35,7 @@ public final class DroppingRelay implements AutoCloseable {
   }
 
   /** Closes every connection, and holds new ones unconnected until {@link #resume}. */
-  public void drop() {
+  public synchronized void drop() {
     refusing = true;
     for (Socket s : open) {
       close(s);
@@ -41,23 +43,26 @@ public final class DroppingRelay implements AutoCloseable {
     open.clear();
   }
 
-  public void resume() {
+  public synchronized void resume() {
     refusing = false;
+    notifyAll();
   }
 
   private void accept() {
     while (!listener.isClosed()) {
       try {
         Socket client = listener.accept();
-        while (refusing && !listener.isClosed()) {
-          Thread.sleep(10); // the network is down: the connection waits
+        synchronized (this) {
+          while (refusing && !listener.isClosed()) {
+            wait(100); // the network is down: the connection waits
+          }
+          Socket server = new Socket();
+          server.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), target));
+          open.add(client);
+          open.add(server);
+          pump(client, server);
+          pump(server, client);
         }
-        Socket server = new Socket();
-        server.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), target));
-        open.add(client);
-        open.add(server);
-        pump(client, server);
-        pump(server, client);
       } catch (IOException e) {
         // closed, or the target refused: the client sees a closed connection
       } catch (InterruptedException e) {
