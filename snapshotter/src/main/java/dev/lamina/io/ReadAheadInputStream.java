@@ -81,6 +81,9 @@ public final class ReadAheadInputStream extends InputStream {
   }
 
   private boolean fill() throws IOException {
+    if (closed) {
+      throw new IOException("read-ahead stream closed");
+    }
     if (ended) {
       return false;
     }
@@ -118,9 +121,6 @@ public final class ReadAheadInputStream extends InputStream {
 
   @Override
   public int read() throws IOException {
-    if (closed) {
-      throw new IOException("read-ahead stream closed");
-    }
     if (pos >= limit && !fill()) {
       return -1;
     }
@@ -132,9 +132,6 @@ public final class ReadAheadInputStream extends InputStream {
     if (len == 0) {
       return 0;
     }
-    if (closed) {
-      throw new IOException("read-ahead stream closed");
-    }
     if (pos >= limit && !fill()) {
       return -1;
     }
@@ -145,7 +142,7 @@ public final class ReadAheadInputStream extends InputStream {
   }
 
   /**
-   * Stops the reading thread without waiting for it: it is interrupted, which ends a wait for a
+   * Stops the reading thread without waiting for it (called by the reader): it is interrupted, which ends a wait for a
    * free buffer or for an interruptible source; one blocked in a read that is not (a program's
    * output) ends when that read returns.
    */
@@ -154,6 +151,9 @@ public final class ReadAheadInputStream extends InputStream {
     closed = true;
     producer.interrupt();
     chunks.clear();
+    // what is still buffered is dropped, so the next read goes to fill() and fails there: no
+    // check of the closed flag on every read
+    pos = limit = 0;
   }
 
   /**
