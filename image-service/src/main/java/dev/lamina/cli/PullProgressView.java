@@ -40,7 +40,6 @@ final class PullProgressView {
         case DOWNLOADING, UNPACKING -> String.format(Locale.ROOT, "  %-12s  %-11s  %s / %s  %s", shortDigest(l),
             state, Units.bytes(l.getDownloaded()), Units.bytes(l.getSize()),
             rate(sampled(samples.computeIfAbsent(l.getDigest(), d -> new ArrayDeque<>()), nowNanos, l.getDownloaded())));
-        case WAITING -> String.format(Locale.ROOT, "  %-12s  %-11s  %s", shortDigest(l), state, Units.bytes(l.getSize()));
         default -> String.format(Locale.ROOT, "  %-12s  %-11s  %s", shortDigest(l), state, Units.bytes(l.getSize()));
       };
       lines.add(line.stripTrailing());
