@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Assumptions;
@@ -64,6 +65,14 @@ final class ContainerdLaminaProcess implements AutoCloseable {
         }
       }
     };
+  }
+
+  /** {@code java -jar lamina.jar ARGS}, a command of the built jar, with {@code env} added. */
+  static Commands.Result cli(Map<String, String> env, String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-jar", jar().toString()));
+    cmd.addAll(List.of(args));
+    return Commands.run(null, Duration.ofMinutes(2), env, cmd);
   }
 
   /**

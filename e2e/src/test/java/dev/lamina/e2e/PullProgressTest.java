@@ -195,9 +195,7 @@ class PullProgressTest {
   }
 
   private static Commands.Result laminaCli(String... args) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-jar", ContainerdLaminaProcess.jar().toString()));
-    cmd.addAll(List.of(args));
-    return Commands.run(null, Duration.ofMinutes(2), Map.of("COLUMNS", "200"), cmd);
+    return ContainerdLaminaProcess.cli(Map.of("COLUMNS", "200"), args);
   }
+
 }

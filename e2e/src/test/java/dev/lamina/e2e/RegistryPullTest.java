@@ -30,6 +30,7 @@ import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -723,11 +724,8 @@ class RegistryPullTest {
         (BASIC_USER + ":" + BASIC_PASSWORD).getBytes(StandardCharsets.UTF_8)));
   }
 
-  /** {@code java -jar lamina.jar ARGS}. */
   private static Commands.Result laminaCli(String... args) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-jar", ContainerdLaminaProcess.jar().toString()));
-    cmd.addAll(List.of(args));
-    return Commands.run(null, Duration.ofMinutes(2), cmd);
+    return ContainerdLaminaProcess.cli(Map.of(), args);
   }
+
 }
