@@ -8,16 +8,21 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A TCP relay on 127.0.0.1 to another port that can drop every connection through it and hold
- * new ones for a while: an API server's watch that breaks, as a node's network does.
+ * new ones for a while: an API server's watch that breaks, as a node's network does. It can also
+ * silence the connections open now, which stay open but carry nothing more either way, as behind
+ * a NAT or load balancer that forgot them, while new connections go through.
  */
 public final class DroppingRelay implements AutoCloseable {
   private final ServerSocket listener;
   private final int target;
   private final List<Socket> open = new CopyOnWriteArrayList<>();
+  private final Set<Socket> silenced = ConcurrentHashMap.newKeySet();
   // guarded by this: a connection is let through and registered in one step, so a drop either
   // closes it or holds it, never misses it
   private boolean refusing;
@@ -40,6 +45,12 @@ public final class DroppingRelay implements AutoCloseable {
     for (Socket s : open) {
       close(s);
     }
+    open.clear();
+  }
+
+  /** The connections open now carry nothing more, and are never closed by the relay; new ones flow. */
+  public synchronized void silence() {
+    silenced.addAll(open);
     open.clear();
   }
 
@@ -76,6 +87,9 @@ public final class DroppingRelay implements AutoCloseable {
       byte[] buf = new byte[16 * 1024];
       try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
         for (int n; (n = in.read(buf)) >= 0; ) {
+          if (silenced.contains(from)) {
+            continue; // swallowed: the peer hears nothing, and nothing tells it so
+          }
           out.write(buf, 0, n);
           out.flush();
         }
@@ -102,5 +116,8 @@ public final class DroppingRelay implements AutoCloseable {
   public void close() throws IOException {
     listener.close();
     drop();
+    for (Socket s : silenced) {
+      close(s);
+    }
   }
 }

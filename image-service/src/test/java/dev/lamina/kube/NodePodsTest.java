@@ -5,17 +5,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
  * The pods of a node from fabric8's mock API server in CRUD mode, which can also be told to answer
- * 403 (RBAC missing) and be reached through a relay that drops the watch.
+ * 403 (RBAC missing) and be reached through a relay that drops or silences the watch.
  */
 class NodePodsTest {
   MockApiServer api;
@@ -35,12 +35,13 @@ class NodePodsTest {
     api.close();
   }
 
-  /** NodePods for {@code node}, through the relay, reconnecting quickly. */
+  /** NodePods for {@code node}, through the relay, reconnecting quickly, its watchdog checking every 200 ms. */
   NodePods watch(String node) {
     Config c = new ConfigBuilder(api.admin.getConfiguration()).withMasterUrl(api.url())
         .withWatchReconnectInterval(100).withWatchReconnectLimit(-1).withRequestRetryBackoffInterval(100)
-        .withRequestRetryBackoffLimit(1).build();
-    pods = NodePods.watch(new KubernetesClientBuilder().withConfig(c).build(), node, changes::incrementAndGet);
+        .withRequestRetryBackoffLimit(1).withRequestTimeout(2_000).build();
+    pods = NodePods.watch(new KubernetesClientBuilder().withConfig(c).build(), node, changes::incrementAndGet,
+        Duration.ofMillis(200));
     return pods;
   }
 
@@ -62,9 +63,6 @@ class NodePodsTest {
   }
 
   @Test
-  @Disabled("fabric8 7.4's JDK WebSocket watch sometimes never watches again after the relay drops its "
-      + "connection (no request reaches the server for 30 s; 3 times in about 15 runs, twice on fresh CI "
-      + "clones); HTTP watches do not run on the mock. Kept until NodePods restarts a watch that stays down")
   void aPodDeletedWhileTheWatchIsDownIsGoneOnceItIsBack() throws Exception {
     api.create(MockApiServer.pod("shop", "web-1", "node-a", "nginx", "aaa111"));
     api.create(MockApiServer.pod("shop", "web-2", "node-a", "nginx", "bbb222"));
@@ -82,6 +80,24 @@ class NodePodsTest {
 
     await(() -> pods.container("bbb222").isEmpty() && pods.container("ddd444").isPresent());
     assertThat(pods.container("aaa111")).isPresent();
+  }
+
+  @Test
+  void aWatchThatGoesSilentIsReplacedByTheWatchdog() throws Exception {
+    api.create(MockApiServer.pod("shop", "web-1", "node-a", "nginx", "aaa111"));
+    api.create(MockApiServer.pod("shop", "web-2", "node-b", "nginx", "bbb222"));
+    watch("node-a");
+    await(() -> pods.container("aaa111").isPresent() && pods.watching());
+
+    // the watch's connection stays open and carries nothing: fabric8 goes on "watching" it
+    api.relay.silence();
+    api.delete("shop", "web-1");
+    api.create(MockApiServer.pod("shop", "web-3", "node-a", "app", "ccc333"));
+
+    await(() -> pods.container("aaa111").isEmpty() && pods.container("ccc333").isPresent());
+    assertThat(pods.container("bbb222")).as("a pod of another node").isEmpty();
+    api.create(MockApiServer.pod("shop", "web-4", "node-a", "side", "ddd444"));
+    await(() -> pods.container("ddd444").isPresent()); // the new informer watches
   }
 
   @Test
