@@ -105,6 +105,17 @@ final class CriNode implements AutoCloseable {
    */
   static CriNode start(Path dir, String registryHost, String sandboxImage, boolean registerInContainerd,
       String criSnapshotter, Path proxySocket) throws IOException {
+    return start(dir, registryHost, sandboxImage, registerInContainerd, criSnapshotter, proxySocket, false);
+  }
+
+  /**
+   * The same, and with {@code hostReachable} a network the host takes part in: the bridge is the
+   * pods' gateway (it gets the subnet's first address, so the host reaches pod IPs) and CNI's
+   * {@code portmap} plugin maps the pods' host ports (iptables rules on the host, removed with
+   * the pods), as a kubelet node's network does. Without it, pods only reach their own namespace.
+   */
+  static CriNode start(Path dir, String registryHost, String sandboxImage, boolean registerInContainerd,
+      String criSnapshotter, Path proxySocket, boolean hostReachable) throws IOException {
     Files.createDirectories(dir);
     Path containerdSocket = dir.resolve("containerd.sock");
     Path laminaSocket = dir.resolve("lamina.sock");
@@ -120,7 +131,7 @@ final class CriNode implements AutoCloseable {
     Process containerd = null;
     try {
       lamina.awaitCriSocket(READY_TIMEOUT);
-      Path cniConf = writeCniConfig(dir.resolve("cni"), bridge);
+      Path cniConf = writeCniConfig(dir.resolve("cni"), bridge, hostReachable);
       Path config = writeConfig(dir, containerdSocket, proxySocket == null ? laminaSocket : proxySocket, hosts, cniConf,
           sandboxImage, criSnapshotter);
       Path log = dir.resolve("containerd.log");
@@ -157,8 +168,25 @@ final class CriNode implements AutoCloseable {
     return certsDir;
   }
 
+  /**
+   * Mirrors {@code registry} (a host such as {@code registry.k8s.io}) to {@code mirrorHost}
+   * ({@code 127.0.0.1:port}, plain HTTP): {@code certs.d/<registry>/hosts.toml}, which containerd and
+   * lamina read at their next pull; {@code registry/e2e/x} then resolves as {@code
+   * http://mirrorHost/v2/e2e/x}.
+   */
+  void addMirror(String registry, String mirrorHost) throws IOException {
+    Path hostDir = Files.createDirectories(dir.resolve("certs.d").resolve(registry));
+    String mirror = "http://" + mirrorHost;
+    Files.writeString(hostDir.resolve("hosts.toml"), String.join("\n",
+        "server = " + quote("https://" + registry),
+        "",
+        "[host." + quote(mirror) + "]",
+        "  capabilities = [\"pull\", \"resolve\"]",
+        ""), StandardCharsets.UTF_8);
+  }
+
   /** One bridge network: no gateway, no masquerading, addresses from a random /24 kept under {@code dir}. */
-  private static Path writeCniConfig(Path dir, String bridge) throws IOException {
+  private static Path writeCniConfig(Path dir, String bridge, boolean hostReachable) throws IOException {
     Path conf = Files.createDirectories(dir.resolve("net.d"));
     byte[] net = randomBytes(2);
     String subnet = "10." + (100 + (net[0] & 0x7f)) + "." + (net[1] & 0xff) + ".0/24";
@@ -170,14 +198,15 @@ final class CriNode implements AutoCloseable {
         "    {",
         "      \"type\": \"bridge\",",
         "      \"bridge\": " + quote(bridge) + ",",
-        "      \"isGateway\": false,",
+        "      \"isGateway\": " + hostReachable + ",",
         "      \"ipMasq\": false,",
         "      \"ipam\": {",
         "        \"type\": \"host-local\",",
         "        \"dataDir\": " + quote(dir.resolve("ipam").toString()) + ",",
         "        \"ranges\": [[{\"subnet\": " + quote(subnet) + "}]]",
         "      }",
-        "    }",
+        "    }" + (hostReachable ? "," : ""),
+        hostReachable ? "    {\"type\": \"portmap\", \"capabilities\": {\"portMappings\": true}}" : "",
         "  ]",
         "}",
         ""), StandardCharsets.UTF_8);
