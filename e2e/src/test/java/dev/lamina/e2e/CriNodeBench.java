@@ -18,13 +18,15 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>pull through lamina's CRI socket, linked to containerd, and the registration's share of it
  *       (lamina's log line "registered in containerd in N ms"), for a four-layer and a one-layer
- *       image, each pulled and removed {@code rounds} times;
+ *       image, each pulled and removed {@code rounds} times; and for the reference image of
+ *       shared/BENCHMARKING.md when its OCI layout is given (tag {@code ref}, as {@code
+ *       bench/pull.sh --build-only} leaves it);
  *   <li>CreateContainer plus StartContainer through containerd's CRI: on the lamina-pulled image
  *       with snapshotter lamina, and on the same image pulled by containerd into its own overlayfs
  *       snapshotter, alternating, {@code rounds} each, in one pod per node.
  * </ul>
  *
- * <p>Run: {@code bench/cri-node.sh [--rounds N] [--work DIR]}
+ * <p>Run: {@code bench/cri-node.sh [--rounds N] [--work DIR] [--reference LAYOUT]}
  */
 public final class CriNodeBench {
   private static final Pattern REGISTERED = Pattern.compile("\\(([^)]*)\\) registered in containerd in (\\d+) ms");
@@ -33,23 +35,29 @@ public final class CriNodeBench {
 
   public static void main(String[] args) throws Exception {
     if (args.length < 1) {
-      System.err.println("usage: CriNodeBench WORKDIR [rounds]");
+      System.err.println("usage: CriNodeBench WORKDIR [rounds [reference-layout]]");
       System.exit(2);
     }
     Path work = Files.createDirectories(Path.of(args[0]));
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+    Path reference = args.length > 2 && !args[2].isEmpty() ? Path.of(args[2]) : null;
     ContainerdTestImages.Built pause = ContainerdTestImages.pause(work.resolve("pause"), "1");
     ContainerdTestImages.Built busybox = ContainerdTestImages.busybox(work.resolve("busybox"), "1");
     try (DockerRegistry registry = DockerRegistry.start(work.resolve("registry"))) {
       String pauseRef = registry.push(pause.layout(), pause.tag(), "bench/pause");
       String oneLayer = registry.push(pause.layout(), pause.tag(), "bench/one-layer");
       String fourLayers = registry.push(busybox.layout(), busybox.tag(), "bench/four-layers");
+      List<String> pulled = new ArrayList<>();
+      if (reference != null) {
+        pulled.add(registry.push(reference, "ref", "bench/reference"));
+      }
+      pulled.addAll(List.of(fourLayers, oneLayer));
       try (CriNode linked = CriNode.start(work.resolve("linked"), registry.host(), pauseRef, true);
           CriNode overlay = CriNode.start(work.resolve("overlay"), registry.host(), pauseRef, false, "overlayfs");
           CriImagesClient laminaImages = CriImagesClient.connect(linked.lamina().criSocket());
           CriImagesClient containerdImages = CriImagesClient.connect(overlay.containerdSocket())) {
         System.out.printf(Locale.ROOT, "pull through lamina linked to containerd, ms: median (min-max) of %d%n", rounds);
-        for (String ref : List.of(fourLayers, oneLayer)) {
+        for (String ref : pulled) {
           List<Long> pulls = new ArrayList<>();
           for (int i = 0; i < rounds; i++) {
             long t = System.nanoTime();
