@@ -16,10 +16,12 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +37,10 @@ import org.slf4j.LoggerFactory;
  * as the walk took: with the default 1 a sweep keeps the walking threads busy at most half of the
  * time. A snapshot removed while it is measured is dropped (its series go with it); one that
  * cannot be measured for another reason keeps its last measurement and is counted as an error.
+ *
+ * <p>A walk that takes longer than {@code slowWalk} (a container with hundreds of thousands of
+ * files) is logged once per snapshot with its time and inode count: it is walked again at every
+ * sweep, and project quotas would make it one {@code quotactl}.
  */
 public final class SizeSampler {
   private static final Logger LOG = LoggerFactory.getLogger(SizeSampler.class);
@@ -50,19 +56,29 @@ public final class SizeSampler {
     }
   }
 
+  /** A measurement longer than this is worth a line in the log. */
+  public static final Duration SLOW_WALK = Duration.ofSeconds(1);
+
   private final Snapshotter snapshotter;
   private final double pause;
   private final Clock clock;
+  private final long slowWalkNanos;
+  private final Set<String> loggedSlow = new HashSet<>(); // guarded by this
   private volatile Sweep latest = Sweep.EMPTY;
 
   /** @param pause how long to rest after each walk, as a multiple of the walk's time (0: never) */
   public SizeSampler(Snapshotter snapshotter, double pause, Clock clock) {
+    this(snapshotter, pause, clock, SLOW_WALK);
+  }
+
+  SizeSampler(Snapshotter snapshotter, double pause, Clock clock, Duration slowWalk) {
     if (pause < 0) {
       throw new IllegalArgumentException("negative pause");
     }
     this.snapshotter = snapshotter;
     this.pause = pause;
     this.clock = clock;
+    this.slowWalkNanos = slowWalk.toNanos();
   }
 
   public SizeSampler(Snapshotter snapshotter) {
@@ -123,10 +139,19 @@ public final class SizeSampler {
       }
       size.ifPresent(s -> out.put(s.key(), s));
       long took = System.nanoTime() - walkStart;
+      if (took > slowWalkNanos && out.containsKey(i.name()) && loggedSlow.add(i.name())) {
+        ContainerSize s = out.get(i.name());
+        // a write into a file already there touches no directory, so nothing short of statting
+        // every entry tells that the tree is unchanged: it is walked at every sweep
+        LOG.warn("measuring container {} (snapshot {}) took {} ms for {} inodes, {} bytes; it is walked again at "
+            + "every sweep; project quotas on the snapshots' filesystem would make it one quotactl",
+            s.container().containerId(), i.name(), took / 1_000_000, s.inodes(), s.sizeRw());
+      }
       if (pause > 0) {
         TimeUnit.NANOSECONDS.sleep((long) (took * pause));
       }
     }
+    loggedSlow.retainAll(all.keySet()); // a snapshot gone is forgotten
     Sweep sweep = new Sweep(out, kinds, errors, Duration.ofNanos(System.nanoTime() - start), clock.instant());
     latest = sweep;
     return sweep;

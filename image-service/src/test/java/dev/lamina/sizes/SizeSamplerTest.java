@@ -10,14 +10,21 @@ import dev.lamina.snapshots.Kind;
 import dev.lamina.snapshots.Snapshotter;
 import dev.lamina.snapshots.Usage;
 import dev.lamina.snapshots.overlay.OverlaySnapshotter;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
@@ -139,6 +146,61 @@ class SizeSamplerTest {
     stop.set(true);
     writer.join(TimeUnit.SECONDS.toMillis(30));
     assertThat(sampler.sweep().containers().get("default/3/busy").sizeRw()).isEqualTo(du(up, "--block-size=1"));
+  }
+
+  @Test
+  void aContainerWithAMillionEntriesIsMeasuredAsDuCountsItAndTheLogSaysItIsSlow() throws Exception {
+    Path small = container("small", "eeee", 4096);
+    Files.write(small.resolve("f"), new byte[10_000]);
+    Path big = container("big", "ffff", 4096);
+    int dirs = 1_000;
+    int perDir = 1_000;
+    ExecutorService creators = Executors.newFixedThreadPool(2);
+    try {
+      List<Future<?>> done = new ArrayList<>();
+      for (int d = 0; d < dirs; d++) {
+        Path dir = Files.createDirectory(big.resolve("d" + d));
+        done.add(creators.submit(() -> {
+          for (int f = 0; f < perDir; f++) {
+            Files.createFile(dir.resolve("f" + f));
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : done) {
+        f.get();
+      }
+    } finally {
+      creators.shutdownNow();
+    }
+
+    SizeSampler sampler = new SizeSampler(snapshotter, 0, Clock.systemUTC(), Duration.ofMillis(200));
+    SizeSampler.Sweep sweep;
+    String log;
+    PrintStream err = System.err;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      sweep = sampler.sweep();
+      sampler.sweep(); // logged once, not at every sweep
+    } finally {
+      System.setErr(err);
+      log = captured.toString(StandardCharsets.UTF_8);
+      err.print(log);
+    }
+
+    assertThat(sweep.errors()).isZero();
+    assertThat(sweep.containers()).containsOnlyKeys("default/3/big", "default/3/small");
+    ContainerSize s = sweep.containers().get("default/3/big");
+    assertThat(s.inodes()).isEqualTo(du(big, "--inodes")).isGreaterThan((long) dirs * perDir);
+    assertThat(s.sizeRw()).isEqualTo(du(big, "--block-size=1"));
+    assertThat(sweep.containers().get("default/3/small").sizeRw()).isEqualTo(du(small, "--block-size=1"));
+    assertThat(log.lines().filter(l -> l.contains("measuring container big (snapshot default/3/big) took")))
+        .singleElement().asString().contains(s.inodes() + " inodes").contains("project quotas");
+    assertThat(log).doesNotContain("measuring container small");
+
+    snapshotter.remove("default/3/big");
+    assertThat(sampler.sweep().containers()).as("no series for a snapshot gone").containsOnlyKeys("default/3/small");
   }
 
   @Test
