@@ -33,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * dir and its SizeRootFs adds the committed layers' usage; Debian's prometheus scrapes lamina's
  * {@code --metrics-address} and a PromQL query returns the container's series labelled with the
  * pod that fabric8's mock API server lists for it; {@code promtool check metrics} passes on the
- * exposition; the series goes with the container's snapshot.
+ * exposition; a container whose task exited keeps its size until a task starts again; the series
+ * goes with the container's snapshot.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ContainerSizesPrometheusTest {
@@ -189,6 +190,26 @@ class ContainerSizesPrometheusTest {
 
   @Test
   @Order(4)
+  void aContainerWhoseTaskExitedIsNotWalkedAgainUntilATaskStarts() throws Exception {
+    // its task exited when ctr run returned, and lamina heard that in containerd's events
+    await("the sweep keeping the exited container's size", () -> gauge("lamina_size_sweep_unchanged") == 1);
+    long kept = sample("lamina_container_rw_bytes").orElseThrow();
+    Path upper = upperDir(harness.client().mounts(harness.laminaName(CONTAINER)));
+    // written from outside, not by the container: a walk would count it, a kept size does not
+    Files.write(upper.resolve("from-outside"), new byte[64 << 10]);
+    Thread.sleep(3_000); // three sweeps at --size-interval 1
+    assertThat(sample("lamina_container_rw_bytes")).hasValue(kept);
+
+    harness.ctr("tasks", "delete", CONTAINER).ok(); // ctr run deleted it already
+    harness.ctr(Duration.ofMinutes(2), "tasks", "start", CONTAINER); // the script again; it ends at its ln
+    long du = du(upper);
+    assertThat(du).isGreaterThan(kept);
+    await("SizeRw walked again after the new task (du " + du + ")",
+        () -> sample("lamina_container_rw_bytes").equals(OptionalLong.of(du)));
+  }
+
+  @Test
+  @Order(5)
   void theSeriesGoesWithTheContainersSnapshot() throws Exception {
     harness.ctr("tasks", "delete", CONTAINER).ok();
     harness.ctr("containers", "rm", CONTAINER).check();
@@ -238,6 +259,12 @@ class ContainerSizesPrometheusTest {
       }
     }
     return OptionalLong.empty();
+  }
+
+  /** The value of {@code metric}, which has no labels, in lamina's exposition. */
+  private static double gauge(String metric) throws IOException {
+    Matcher m = Pattern.compile("^" + metric + " (\\S+)$", Pattern.MULTILINE).matcher(scrape("text/plain"));
+    return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
   }
 
   interface Check {

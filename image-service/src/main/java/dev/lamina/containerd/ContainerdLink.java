@@ -1,11 +1,15 @@
 package dev.lamina.containerd;
 
 import dev.lamina.containerd.events.ImageDelete;
+import dev.lamina.containerd.events.TaskExit;
+import dev.lamina.containerd.events.TaskStart;
 import dev.lamina.containerd.events.v1.Envelope;
 import dev.lamina.containerd.events.v1.SubscribeRequest;
 import dev.lamina.digest.Digest;
 import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageRecord;
+import dev.lamina.sizes.ContainerKey;
+import dev.lamina.sizes.TaskEvents;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -35,6 +39,9 @@ import org.slf4j.LoggerFactory;
  * record of lamina's that is deleted in containerd ({@code ctr images rm}, crictl pointed at
  * containerd) is registered again as soon as its delete event arrives. An image is removed
  * through lamina's image service.
+ *
+ * <p>The same event stream carries the namespace's task starts and exits to a {@link TaskEvents}
+ * listener, so that the sizes of containers whose task exited are not measured again.
  */
 public final class ContainerdLink implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(ContainerdLink.class);
@@ -46,6 +53,9 @@ public final class ContainerdLink implements Closeable {
    * still wait for their registration: containerd is starting or restarting, as at boot.
    */
   static final Duration DOWN_WAITS = Duration.ofSeconds(30);
+  private static final String IMAGE_DELETE = "/images/delete";
+  private static final String TASK_START = "/tasks/start";
+  private static final String TASK_EXIT = "/tasks/exit";
 
   private final ContainerdClient client;
   private final Registrar registrar;
@@ -66,6 +76,7 @@ public final class ContainerdLink implements Closeable {
   private volatile long unreachableSince;
   private volatile Context.CancellableContext subscription;
   private volatile RegistrationListener listener = RegistrationListener.NONE;
+  private volatile TaskEvents tasks = TaskEvents.NONE;
 
   ContainerdLink(ContainerdClient client, Registrar registrar, ImageManager images) {
     this.client = client;
@@ -73,7 +84,7 @@ public final class ContainerdLink implements Closeable {
     this.images = images;
     this.worker = new Thread(this::work, "lamina-containerd-register");
     this.worker.setDaemon(true);
-    this.events = new Thread(this::watchDeletes, "lamina-containerd-events");
+    this.events = new Thread(this::watchEvents, "lamina-containerd-events");
     this.events.setDaemon(true);
   }
 
@@ -93,6 +104,10 @@ public final class ContainerdLink implements Closeable {
 
   void listen(RegistrationListener l) {
     listener = l;
+  }
+
+  void listenToTasks(TaskEvents t) {
+    tasks = t;
   }
 
   /** Queues the registration of {@code r}; the future completes once it is registered. */
@@ -270,19 +285,26 @@ public final class ContainerdLink implements Closeable {
         held.size() - failed, failed, stale.size());
   }
 
-  /** Registers again what containerd deletes of lamina's images while lamina still holds them. */
-  private void watchDeletes() {
+  /**
+   * Registers again what containerd deletes of lamina's images while lamina still holds them, and
+   * passes task starts and exits on; a stream that breaks is subscribed to again, with backoff.
+   */
+  private void watchEvents() {
     Duration backoff = BACKOFF_FIRST;
     while (!isClosed()) {
       CompletableFuture<Void> ended = new CompletableFuture<>();
       Context.CancellableContext ctx = Context.current().withCancellation();
       subscription = ctx;
+      String namespace = ",namespace==\"" + client.namespace() + "\"";
+      tasks.listening(); // exits before this stream, or while none was open, are unknown
       ctx.run(() -> client.calls().events().subscribe(SubscribeRequest.newBuilder()
-          .addFilters("topic==\"/images/delete\",namespace==\"" + client.namespace() + "\"").build(),
+          .addFilters("topic==\"" + IMAGE_DELETE + "\"" + namespace)
+          .addFilters("topic==\"" + TASK_START + "\"" + namespace)
+          .addFilters("topic==\"" + TASK_EXIT + "\"" + namespace).build(),
           new StreamObserver<Envelope>() {
             @Override
             public void onNext(Envelope e) {
-              deleted(e);
+              event(e);
             }
 
             @Override
@@ -301,6 +323,7 @@ public final class ContainerdLink implements Closeable {
         return;
       } finally {
         ctx.cancel(null);
+        tasks.listening(); // what happens until the next stream is open is not heard
       }
       synchronized (this) {
         if (closed) {
@@ -316,19 +339,33 @@ public final class ContainerdLink implements Closeable {
     }
   }
 
-  private void deleted(Envelope e) {
+  private void event(Envelope e) {
     try {
       // containerd's type URLs have no "type.googleapis.com/" prefix, which Any.unpack requires;
       // the topic says what the event is
-      String name = ImageDelete.parseFrom(e.getEvent().getValue()).getName();
-      Optional<ImageRecord> held = images.find(name);
-      if (held.isPresent() && Registrar.names(held.get()).contains(name)) {
-        LOG.info("containerd deleted image {}, which lamina holds: registering it again (remove images "
-            + "through lamina's image service)", name);
-        register(held.get());
+      switch (e.getTopic()) {
+        case IMAGE_DELETE -> deleted(ImageDelete.parseFrom(e.getEvent().getValue()).getName());
+        case TASK_START -> tasks.started(new ContainerKey(e.getNamespace(),
+            TaskStart.parseFrom(e.getEvent().getValue()).getContainerId()));
+        case TASK_EXIT -> {
+          TaskExit exit = TaskExit.parseFrom(e.getEvent().getValue());
+          if (exit.getId().isEmpty() || exit.getId().equals(exit.getContainerId())) { // the init process, not an exec
+            tasks.exited(new ContainerKey(e.getNamespace(), exit.getContainerId()));
+          }
+        }
+        default -> LOG.debug("containerd event {} not asked for", e.getTopic());
       }
     } catch (IOException | RuntimeException x) {
-      LOG.debug("containerd image event not handled: {}", x.toString());
+      LOG.debug("containerd event {} not handled: {}", e.getTopic(), x.toString());
+    }
+  }
+
+  private void deleted(String name) throws IOException {
+    Optional<ImageRecord> held = images.find(name);
+    if (held.isPresent() && Registrar.names(held.get()).contains(name)) {
+      LOG.info("containerd deleted image {}, which lamina holds: registering it again (remove images "
+          + "through lamina's image service)", name);
+      register(held.get());
     }
   }
 

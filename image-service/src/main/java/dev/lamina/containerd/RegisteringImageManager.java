@@ -6,6 +6,7 @@ import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageRecord;
 import dev.lamina.images.PullListener;
 import dev.lamina.remotes.auth.Credentials;
+import dev.lamina.sizes.TaskEvents;
 import dev.lamina.snapshots.Snapshotter;
 import java.io.Closeable;
 import java.io.IOException;
@@ -25,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * containerd has been down for {@link ContainerdLink#DOWN_WAITS}, pulls and removes return at once
  * and the {@link ContainerdLink} catches up when it is back.
  */
-public final class RegisteringImageManager implements ImageManager, Closeable, RegistrationListener.Source {
+public final class RegisteringImageManager implements ImageManager, Closeable, RegistrationListener.Source,
+    TaskEvents.Source {
   private static final Logger LOG = LoggerFactory.getLogger(RegisteringImageManager.class);
   /** How long a pull waits for its registration before it returns anyway. */
   static final Duration REGISTRATION_WAIT = Duration.ofSeconds(10);
@@ -56,6 +58,11 @@ public final class RegisteringImageManager implements ImageManager, Closeable, R
   @Override
   public void listen(RegistrationListener listener) {
     link.listen(listener);
+  }
+
+  @Override
+  public void listenToTasks(TaskEvents events) {
+    link.listenToTasks(events);
   }
 
   @Override

@@ -64,6 +64,7 @@ public final class LaminaMetrics implements Closeable {
   private final Map<String, Timer> snapshotOps = new ConcurrentHashMap<>();
   private final Timer sweepDuration;
   private final Counter sweepErrors;
+  private final AtomicInteger sweepUnchanged = new AtomicInteger();
   private final AtomicReference<StoreStats> store = new AtomicReference<>(StoreStats.UNKNOWN);
   private final MultiGauge containerRw;
   private java.util.Map<Tags, java.util.concurrent.atomic.AtomicLongArray> containerValues = java.util.Map.of();
@@ -115,6 +116,9 @@ public final class LaminaMetrics implements Closeable {
         .serviceLevelObjectives(SWEEP_BUCKETS).register(registry);
     sweepErrors = Counter.builder("lamina.size.sweep.errors")
         .description("Active snapshots that could not be measured (other than removed while measured)")
+        .register(registry);
+    Gauge.builder("lamina.size.sweep.unchanged", sweepUnchanged, AtomicInteger::get)
+        .description("Containers the last sweep kept the size of instead of measuring: their task had exited before")
         .register(registry);
     storeGauge("lamina.imagefs.used", "bytes", "Bytes used by snapshots and content, from commit-time counters",
         StoreStats::imageFsBytes);
@@ -202,9 +206,10 @@ public final class LaminaMetrics implements Closeable {
   // ---------------------------------------------------------------------------------------------
   // sizes and store
 
-  void sweepFinished(long nanos, int errors) {
+  void sweepFinished(long nanos, int errors, int unchanged) {
     sweepDuration.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
     sweepErrors.increment(errors);
+    sweepUnchanged.set(unchanged);
   }
 
   void store(StoreStats stats) {

@@ -10,6 +10,7 @@ import dev.lamina.kube.PodContainer;
 import dev.lamina.kube.Pods;
 import dev.lamina.sizes.ContainerSize;
 import dev.lamina.sizes.SizeSampler;
+import dev.lamina.sizes.TaskEvents;
 import dev.lamina.snapshots.Kind;
 import dev.lamina.snapshots.Snapshotter;
 import io.fabric8.kubernetes.client.Config;
@@ -108,6 +109,9 @@ public final class Telemetry implements Closeable {
     if (images instanceof dev.lamina.containerd.RegistrationListener.Source registering) {
       registering.listen(metrics.registrations());
     }
+    if (images instanceof TaskEvents.Source tasks) {
+      tasks.listenToTasks(sampler.tasks());
+    }
     this.images = m;
     return m;
   }
@@ -194,7 +198,7 @@ public final class Telemetry implements Closeable {
       kinds.putIfAbsent(k.name(), 0);
     }
     metrics.snapshots(kinds);
-    metrics.sweepFinished(s.took().toNanos(), s.errors());
+    metrics.sweepFinished(s.took().toNanos(), s.errors(), s.unchanged());
     countStore();
     publish();
     if (sweeps.incrementAndGet() == 1) {

@@ -41,14 +41,21 @@ import org.slf4j.LoggerFactory;
  * <p>A walk that takes longer than {@code slowWalk} (a container with hundreds of thousands of
  * files) is logged once per snapshot with its time and inode count: it is walked again at every
  * sweep, and project quotas would make it one {@code quotactl}.
+ *
+ * <p>A container whose task has exited ({@link QuietContainers}, from containerd's task events)
+ * keeps the measurement taken after its exit: nothing can write into it until a task starts again.
  */
 public final class SizeSampler {
   private static final Logger LOG = LoggerFactory.getLogger(SizeSampler.class);
 
-  /** The result of one sweep. */
+  /**
+   * The result of one sweep.
+   *
+   * @param unchanged containers whose last measurement was kept: their task had exited before it
+   */
   public record Sweep(Map<String, ContainerSize> containers, Map<Kind, Integer> snapshots, int errors,
-      Duration took, Instant at) {
-    public static final Sweep EMPTY = new Sweep(Map.of(), Map.of(), 0, Duration.ZERO, Instant.EPOCH);
+      int unchanged, Duration took, Instant at) {
+    public static final Sweep EMPTY = new Sweep(Map.of(), Map.of(), 0, 0, Duration.ZERO, Instant.EPOCH);
 
     public Sweep {
       containers = Collections.unmodifiableMap(new LinkedHashMap<>(containers));
@@ -63,15 +70,18 @@ public final class SizeSampler {
   private final double pause;
   private final Clock clock;
   private final long slowWalkNanos;
+  private final QuietContainers quiet;
   private final Set<String> loggedSlow = new HashSet<>(); // guarded by this
+  /** When each snapshot's last measurement began (System.nanoTime); guarded by this. */
+  private final Map<String, Long> measuredFrom = new HashMap<>();
   private volatile Sweep latest = Sweep.EMPTY;
 
   /** @param pause how long to rest after each walk, as a multiple of the walk's time (0: never) */
   public SizeSampler(Snapshotter snapshotter, double pause, Clock clock) {
-    this(snapshotter, pause, clock, SLOW_WALK);
+    this(snapshotter, pause, clock, SLOW_WALK, new QuietContainers());
   }
 
-  SizeSampler(Snapshotter snapshotter, double pause, Clock clock, Duration slowWalk) {
+  SizeSampler(Snapshotter snapshotter, double pause, Clock clock, Duration slowWalk, QuietContainers quiet) {
     if (pause < 0) {
       throw new IllegalArgumentException("negative pause");
     }
@@ -79,6 +89,12 @@ public final class SizeSampler {
     this.pause = pause;
     this.clock = clock;
     this.slowWalkNanos = slowWalk.toNanos();
+    this.quiet = quiet;
+  }
+
+  /** Where containerd's task events go, so that containers whose task exited are not walked again. */
+  public TaskEvents tasks() {
+    return quiet;
   }
 
   public SizeSampler(Snapshotter snapshotter) {
@@ -114,7 +130,15 @@ public final class SizeSampler {
     Map<String, ContainerSize> out = new LinkedHashMap<>();
     Sweep previous = latest;
     int errors = 0;
+    int unchanged = 0;
     for (Info i : active) {
+      ContainerSize last = previous.containers().get(i.name());
+      Long from = measuredFrom.get(i.name());
+      if (last != null && from != null && quiet.quietSince(last.container(), from)) {
+        out.put(i.name(), last);
+        unchanged++;
+        continue;
+      }
       long walkStart = System.nanoTime();
       Optional<ContainerSize> size;
       try {
@@ -138,6 +162,9 @@ public final class SizeSampler {
         size = Optional.ofNullable(previous.containers().get(i.name()));
       }
       size.ifPresent(s -> out.put(s.key(), s));
+      if (size.isPresent() && size.get() != previous.containers().get(i.name())) {
+        measuredFrom.put(i.name(), walkStart);
+      }
       long took = System.nanoTime() - walkStart;
       if (took > slowWalkNanos && out.containsKey(i.name()) && loggedSlow.add(i.name())) {
         ContainerSize s = out.get(i.name());
@@ -152,7 +179,9 @@ public final class SizeSampler {
       }
     }
     loggedSlow.retainAll(all.keySet()); // a snapshot gone is forgotten
-    Sweep sweep = new Sweep(out, kinds, errors, Duration.ofNanos(System.nanoTime() - start), clock.instant());
+    measuredFrom.keySet().retainAll(all.keySet());
+    quiet.retain(out.values().stream().map(ContainerSize::container).toList());
+    Sweep sweep = new Sweep(out, kinds, errors, unchanged, Duration.ofNanos(System.nanoTime() - start), clock.instant());
     latest = sweep;
     return sweep;
   }

@@ -174,7 +174,8 @@ class SizeSamplerTest {
       creators.shutdownNow();
     }
 
-    SizeSampler sampler = new SizeSampler(snapshotter, 0, Clock.systemUTC(), Duration.ofMillis(200));
+    SizeSampler sampler = new SizeSampler(snapshotter, 0, Clock.systemUTC(), Duration.ofMillis(200),
+        new QuietContainers());
     SizeSampler.Sweep sweep;
     String log;
     PrintStream err = System.err;
@@ -201,6 +202,41 @@ class SizeSamplerTest {
 
     snapshotter.remove("default/3/big");
     assertThat(sampler.sweep().containers()).as("no series for a snapshot gone").containsOnlyKeys("default/3/small");
+  }
+
+  @Test
+  void aContainerWhoseTaskExitedIsMeasuredOnceMoreThenKeptUntilATaskStarts() throws Exception {
+    Path up = container("job", "abab", 4096);
+    Files.write(up.resolve("before-exit"), new byte[20_000]);
+    QuietContainers quiet = new QuietContainers();
+    SizeSampler sampler = new SizeSampler(snapshotter, 0, Clock.systemUTC(), SizeSampler.SLOW_WALK, quiet);
+    ContainerKey job = new ContainerKey("default", "job");
+    long running = sampler.sweep().containers().get("default/3/job").sizeRw();
+
+    Files.write(up.resolve("at-exit"), new byte[30_000]);
+    sampler.tasks().exited(job);
+    SizeSampler.Sweep afterExit = sampler.sweep();
+    assertThat(afterExit.unchanged()).as("measured before the exit: measured again").isZero();
+    long exited = afterExit.containers().get("default/3/job").sizeRw();
+    assertThat(exited).isEqualTo(du(up, "--block-size=1")).isGreaterThan(running);
+
+    // nothing in the container can write now; a file put there from outside shows it is not walked
+    Files.write(up.resolve("from-outside"), new byte[40_000]);
+    SizeSampler.Sweep kept = sampler.sweep();
+    assertThat(kept.unchanged()).isEqualTo(1);
+    assertThat(kept.containers().get("default/3/job").sizeRw()).isEqualTo(exited);
+
+    sampler.tasks().started(job);
+    SizeSampler.Sweep restarted = sampler.sweep();
+    assertThat(restarted.unchanged()).isZero();
+    assertThat(restarted.containers().get("default/3/job").sizeRw()).isEqualTo(du(up, "--block-size=1"))
+        .isGreaterThan(exited);
+
+    sampler.tasks().exited(job);
+    sampler.sweep();
+    assertThat(sampler.sweep().unchanged()).isEqualTo(1);
+    sampler.tasks().listening(); // the event stream broke: an exit or start may have been missed
+    assertThat(sampler.sweep().unchanged()).isZero();
   }
 
   @Test
