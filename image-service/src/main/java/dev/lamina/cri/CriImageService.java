@@ -56,6 +56,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(CriImageService.class);
+  private static final PullListener RESOLUTION_LOG = new PullListener() {
+    @Override
+    public void resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
+      LOG.debug("pull {}: resolved to {}, {} of {} layers to fetch", reference, manifest, layers.size() - committed,
+          layers.size());
+    }
+  };
   /** Images per {@code StreamImages} response message. */
   static final int STREAM_BATCH = 1000;
 
@@ -216,29 +223,7 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
     long start = System.nanoTime();
     ImageRecord image;
     try {
-      image = images.pull(ref.toString(), credentials, new PullListener() {
-        @Override
-        public void resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
-          LOG.debug("pull {}: resolved to {}, {} of {} layers to fetch", reference, manifest,
-              layers.size() - committed, layers.size());
-          listener.resolved(reference, manifest, layers, committed);
-        }
-
-        @Override
-        public void layerProgress(Digest layer, long done, long total) {
-          listener.layerProgress(layer, done, total);
-        }
-
-        @Override
-        public void layerDone(Digest layer, boolean reused) {
-          listener.layerDone(layer, reused);
-        }
-
-        @Override
-        public void layerSkipped(Digest layer, long size) {
-          listener.layerSkipped(layer, size);
-        }
-      });
+      image = images.pull(ref.toString(), credentials, PullListener.both(RESOLUTION_LOG, listener));
     } catch (IOException | RuntimeException e) {
       LaminaException failed = pullFailure(ref, credentials, e);
       LOG.info("{}", failed.getMessage());

@@ -22,4 +22,33 @@ public interface PullListener {
 
   /** The layer's snapshot was already committed: its {@code size} compressed bytes are not downloaded. */
   default void layerSkipped(Digest layer, long size) {}
+
+  /** A listener that tells {@code first}, then {@code second}, of every event. */
+  static PullListener both(PullListener first, PullListener second) {
+    return new PullListener() {
+      @Override
+      public void resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
+        first.resolved(reference, manifest, layers, committed);
+        second.resolved(reference, manifest, layers, committed);
+      }
+
+      @Override
+      public void layerProgress(Digest layer, long done, long total) {
+        first.layerProgress(layer, done, total);
+        second.layerProgress(layer, done, total);
+      }
+
+      @Override
+      public void layerDone(Digest layer, boolean reused) {
+        first.layerDone(layer, reused);
+        second.layerDone(layer, reused);
+      }
+
+      @Override
+      public void layerSkipped(Digest layer, long size) {
+        first.layerSkipped(layer, size);
+        second.layerSkipped(layer, size);
+      }
+    };
+  }
 }

@@ -6,7 +6,6 @@ import dev.lamina.images.FilesystemUsage;
 import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageRecord;
 import dev.lamina.images.PullListener;
-import dev.lamina.oci.Descriptor;
 import dev.lamina.remotes.auth.Credentials;
 import java.io.Closeable;
 import java.io.IOException;
@@ -47,7 +46,7 @@ final class MeteredImageManager implements ImageManager, Closeable {
     metrics.pullStarted();
     String outcome = "success";
     try {
-      return delegate.pull(reference, credentials, new Counting(inner, downloaded));
+      return delegate.pull(reference, credentials, PullListener.both(new Counting(downloaded), inner));
     } catch (IOException | RuntimeException | Error e) {
       outcome = LaminaException.kindOf(e).name().toLowerCase(Locale.ROOT);
       throw e;
@@ -56,19 +55,12 @@ final class MeteredImageManager implements ImageManager, Closeable {
     }
   }
 
-  /** Counts a pull's layer events, then passes them on. */
+  /** Counts a pull's layer events. */
   private final class Counting implements PullListener {
-    private final PullListener inner;
     private final AtomicLong downloaded;
 
-    Counting(PullListener inner, AtomicLong downloaded) {
-      this.inner = inner;
+    Counting(AtomicLong downloaded) {
       this.downloaded = downloaded;
-    }
-
-    @Override
-    public void resolved(String reference, Digest manifest, List<Descriptor> layers, int committed) {
-      inner.resolved(reference, manifest, layers, committed);
     }
 
     @Override
@@ -83,7 +75,6 @@ final class MeteredImageManager implements ImageManager, Closeable {
         metrics.downloaded(delta);
         downloaded.addAndGet(delta);
       }
-      inner.layerProgress(layer, done, total);
     }
 
     @Override
@@ -94,13 +85,11 @@ final class MeteredImageManager implements ImageManager, Closeable {
           metrics.layerFetched(System.nanoTime() - p.start);
         }
       }
-      inner.layerDone(layer, reused);
     }
 
     @Override
     public void layerSkipped(Digest layer, long size) {
       metrics.layerReused(size);
-      inner.layerSkipped(layer, size);
     }
   }
 
