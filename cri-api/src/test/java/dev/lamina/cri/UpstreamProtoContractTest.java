@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Expected values were read from the upstream files: kubernetes/cri-api v0.36.3
  * (pkg/apis/runtime/v1/api.proto) and containerd v2.3.4 / api v1.11.1 (api/services/snapshots/v1,
- * api/services/diff/v1, api/types).
+ * api/services/diff/v1, api/types); the task events and Tasks service from containerd v1.6.20.
  */
 class UpstreamProtoContractTest {
 
@@ -298,6 +298,29 @@ class UpstreamProtoContractTest {
             .toByteArray();
     assertThat(wire).startsWith(0x12, 9, 0x0a, 7);
     assertThat(ByteString.copyFrom(wire, 4, 7).toStringUtf8()).isEqualTo("overlay");
+  }
+
+  /** containerd v1.6.20: api/events/task.proto, api/services/tasks/v1, api/types/task. */
+  @Test
+  void containerdTaskEventsAndTaskListMatchUpstream() {
+    assertFile(dev.lamina.containerd.events.TaskEventsProto.getDescriptor(), "events/task.proto",
+        "containerd.events");
+    assertFields(dev.lamina.containerd.events.TaskStart.getDescriptor(), "containerd.events.TaskStart",
+        "container_id=1", "pid=2");
+    assertFields(dev.lamina.containerd.events.TaskExit.getDescriptor(), "containerd.events.TaskExit",
+        "container_id=1", "id=2", "pid=3", "exit_status=4", "exited_at=5");
+    assertFile(dev.lamina.containerd.tasks.v1.TasksProto.getDescriptor(), "services/tasks/v1/tasks.proto",
+        "containerd.services.tasks.v1");
+    assertFields(dev.lamina.containerd.tasks.v1.ListTasksRequest.getDescriptor(),
+        "containerd.services.tasks.v1.ListTasksRequest", "filter=1");
+    assertFields(dev.lamina.containerd.tasks.v1.ListTasksResponse.getDescriptor(),
+        "containerd.services.tasks.v1.ListTasksResponse", "tasks=1");
+    assertFields(dev.lamina.containerd.types.task.Process.getDescriptor(), "containerd.v1.types.Process",
+        "container_id=1", "id=2", "pid=3", "status=4", "stdin=5", "stdout=6", "stderr=7", "terminal=8",
+        "exit_status=9", "exited_at=10");
+    assertThat(dev.lamina.containerd.types.task.Status.STOPPED.getNumber()).isEqualTo(3);
+    assertThat(dev.lamina.containerd.tasks.v1.TasksGrpc.getListMethod().getFullMethodName())
+        .isEqualTo("containerd.services.tasks.v1.Tasks/List");
   }
 
   // ---------------------------------------------------------------- helpers

@@ -5,6 +5,7 @@ import dev.lamina.containerd.events.v1.EventsGrpc;
 import dev.lamina.containerd.images.v1.ImagesGrpc;
 import dev.lamina.containerd.leases.v1.LeasesGrpc;
 import dev.lamina.containerd.snapshots.v1.SnapshotsGrpc;
+import dev.lamina.containerd.tasks.v1.TasksGrpc;
 import dev.lamina.server.UnixSockets;
 import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
@@ -110,6 +111,10 @@ public final class ContainerdClient implements AutoCloseable {
 
     public SnapshotsGrpc.SnapshotsBlockingStub snapshots() {
       return timed(SnapshotsGrpc.newBlockingStub(channel));
+    }
+
+    public TasksGrpc.TasksBlockingStub tasks() {
+      return timed(TasksGrpc.newBlockingStub(channel));
     }
 
     /** Without a deadline: a subscription lasts until cancelled. */

@@ -5,6 +5,8 @@ import dev.lamina.containerd.events.TaskExit;
 import dev.lamina.containerd.events.TaskStart;
 import dev.lamina.containerd.events.v1.Envelope;
 import dev.lamina.containerd.events.v1.SubscribeRequest;
+import dev.lamina.containerd.tasks.v1.ListTasksRequest;
+import dev.lamina.containerd.types.task.Process;
 import dev.lamina.digest.Digest;
 import dev.lamina.images.ImageManager;
 import dev.lamina.images.ImageRecord;
@@ -26,6 +28,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * through lamina's image service.
  *
  * <p>The same event stream carries the namespace's task starts and exits to a {@link TaskEvents}
- * listener, so that the sizes of containers whose task exited are not measured again.
+ * listener, so that the sizes of containers whose task exited are not measured again; the tasks
+ * are listed once the stream is open, for containers that exited before it.
  */
 public final class ContainerdLink implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(ContainerdLink.class);
@@ -53,6 +58,11 @@ public final class ContainerdLink implements Closeable {
    * still wait for their registration: containerd is starting or restarting, as at boot.
    */
   static final Duration DOWN_WAITS = Duration.ofSeconds(30);
+  /**
+   * How long after subscribing the tasks are listed: by then containerd has the subscription, so a
+   * task that starts after the listing is heard.
+   */
+  static final Duration TASKS_LISTED_AFTER = Duration.ofSeconds(2);
   private static final String IMAGE_DELETE = "/images/delete";
   private static final String TASK_START = "/tasks/start";
   private static final String TASK_EXIT = "/tasks/exit";
@@ -318,7 +328,12 @@ public final class ContainerdLink implements Closeable {
             }
           }));
       try {
-        ended.get();
+        try {
+          ended.get(TASKS_LISTED_AFTER.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+          listTasks(); // the stream has been open a while: a task starting from now on is heard
+          ended.get();
+        }
       } catch (Exception e) {
         return;
       } finally {
@@ -336,6 +351,21 @@ public final class ContainerdLink implements Closeable {
         }
       }
       backoff = backoff.multipliedBy(2).compareTo(BACKOFF_MAX) > 0 ? BACKOFF_MAX : backoff.multipliedBy(2);
+    }
+  }
+
+  /** Which containers of the namespace have a task that may run, for the sizes: the others have none. */
+  private void listTasks() {
+    try {
+      Set<String> live = new HashSet<>();
+      for (Process p : client.calls().tasks().list(ListTasksRequest.getDefaultInstance()).getTasksList()) {
+        if (p.getStatus() != dev.lamina.containerd.types.task.Status.STOPPED) {
+          live.add(p.getContainerId());
+        }
+      }
+      tasks.running(client.namespace(), live);
+    } catch (StatusRuntimeException e) {
+      LOG.debug("containerd's tasks not listed: {}", e.getStatus());
     }
   }
 
