@@ -20,7 +20,6 @@ import dev.lamina.containerd.snapshots.v1.RemoveSnapshotRequest;
 import dev.lamina.containerd.snapshots.v1.StatSnapshotRequest;
 import dev.lamina.containerd.types.Descriptor;
 import dev.lamina.content.Provider;
-import dev.lamina.content.ReaderAt;
 import dev.lamina.digest.Digest;
 import dev.lamina.errdefs.ErrorKind;
 import dev.lamina.errdefs.LaminaException;
@@ -36,7 +35,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
@@ -221,28 +219,7 @@ final class Registrar {
   }
 
   private Optional<byte[]> readIfPresent(Digest digest, int maxBytes) throws IOException {
-    ReaderAt r;
-    try {
-      r = content.readerAt(digest);
-    } catch (LaminaException e) {
-      if (e.kind() == ErrorKind.NOT_FOUND) {
-        return Optional.empty();
-      }
-      throw e;
-    }
-    try (r) {
-      if (r.size() > maxBytes) {
-        throw LaminaException.invalidArgument("content " + digest + " is " + r.size() + " bytes, more than the limit of "
-            + maxBytes);
-      }
-      ByteBuffer buf = ByteBuffer.allocate((int) r.size());
-      while (buf.hasRemaining()) {
-        if (r.readAt(buf, buf.position()) < 0) {
-          throw LaminaException.dataLoss("content " + digest + " ended after " + buf.position() + " bytes");
-        }
-      }
-      return Optional.of(buf.array());
-    }
+    return content.readIfPresent(digest, maxBytes);
   }
 
   /**

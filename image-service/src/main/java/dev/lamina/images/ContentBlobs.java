@@ -2,7 +2,6 @@ package dev.lamina.images;
 
 import dev.lamina.content.Info;
 import dev.lamina.content.LocalContentStore;
-import dev.lamina.content.ReaderAt;
 import dev.lamina.content.Store;
 import dev.lamina.content.Writer;
 import dev.lamina.digest.Digest;
@@ -11,7 +10,6 @@ import dev.lamina.errdefs.LaminaException;
 import dev.lamina.posix.FileStat;
 import dev.lamina.posix.Posix;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.HashMap;
@@ -54,29 +52,7 @@ final class ContentBlobs {
 
   /** The whole blob, or empty when the store does not have it. */
   Optional<byte[]> readIfPresent(Digest digest, int maxBytes) throws IOException {
-    ReaderAt r;
-    try {
-      r = store.readerAt(digest);
-    } catch (LaminaException e) {
-      if (e.kind() == ErrorKind.NOT_FOUND) {
-        return Optional.empty();
-      }
-      throw e;
-    }
-    try (r) {
-      if (r.size() > maxBytes) {
-        throw LaminaException.invalidArgument("content " + digest + " is " + r.size()
-            + " bytes, more than the limit of " + maxBytes);
-      }
-      ByteBuffer buf = ByteBuffer.allocate((int) r.size());
-      while (buf.hasRemaining()) {
-        if (r.readAt(buf, buf.position()) < 0) {
-          throw LaminaException.dataLoss("content " + digest + " ended after " + buf.position() + " of " + r.size()
-              + " bytes");
-        }
-      }
-      return Optional.of(buf.array());
-    }
+    return store.readIfPresent(digest, maxBytes);
   }
 
   Optional<Info> info(Digest digest) throws IOException {
