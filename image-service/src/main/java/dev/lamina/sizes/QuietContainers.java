@@ -58,7 +58,7 @@ public final class QuietContainers implements TaskEvents {
         && !l.live().contains(container.containerId()) && !started.contains(container);
   }
 
-  /** Forgets containers that are not among {@code present}: their snapshots are gone. */
+  /** Forgets containers that are not among {@code present}, every container with a snapshot now. */
   void retain(Collection<ContainerKey> present) {
     exited.keySet().retainAll(present);
     started.retainAll(present);

@@ -180,7 +180,8 @@ public final class SizeSampler {
     }
     loggedSlow.retainAll(all.keySet()); // a snapshot gone is forgotten
     measuredFrom.keySet().retainAll(all.keySet());
-    quiet.retain(out.values().stream().map(ContainerSize::container).toList());
+    // every container with a snapshot, measured or not: a start heard for one not measured yet still counts
+    quiet.retain(active.stream().map(i -> ContainerKey.parse(i.name()).orElseThrow()).toList());
     Sweep sweep = new Sweep(out, kinds, errors, unchanged, Duration.ofNanos(System.nanoTime() - start), clock.instant());
     latest = sweep;
     return sweep;

@@ -240,6 +240,32 @@ class SizeSamplerTest {
   }
 
   @Test
+  void aStartHeardForAContainerNotMeasuredYetKeepsItWalked() throws Exception {
+    Path up = container("late", "acac", 4096);
+    QuietContainers quiet = new QuietContainers();
+    AtomicBoolean fail = new AtomicBoolean(true);
+    Snapshotter flaky = new ForwardingSnapshotter(snapshotter) {
+      @Override
+      public Usage usage(String key) throws IOException {
+        if (key.equals("default/3/late") && fail.getAndSet(false)) {
+          throw new IOException("walk failed once");
+        }
+        return super.usage(key);
+      }
+    };
+    SizeSampler sampler = new SizeSampler(flaky, 0, Clock.systemUTC(), SizeSampler.SLOW_WALK, quiet);
+    quiet.running("default", java.util.Set.of()); // listed before its task started
+    quiet.started(new ContainerKey("default", "late"));
+    assertThat(sampler.sweep().errors()).isEqualTo(1); // not measured: nothing to keep
+    assertThat(sampler.sweep().containers()).containsKey("default/3/late");
+
+    Files.write(up.resolve("written"), new byte[50_000]); // it runs: the next sweep walks it
+    SizeSampler.Sweep next = sampler.sweep();
+    assertThat(next.unchanged()).isZero();
+    assertThat(next.containers().get("default/3/late").sizeRw()).isEqualTo(du(up, "--block-size=1"));
+  }
+
+  @Test
   void onlyContainersKeysAreContainers() {
     assertThat(ContainerKey.parse("k8s.io/41/5f2b9c")).hasValue(new ContainerKey("k8s.io", "5f2b9c"));
     assertThat(ContainerKey.parse("default/3/extract-123-abc sha256:1")).isEmpty();
