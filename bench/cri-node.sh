@@ -11,7 +11,7 @@
 # Usage: bench/cri-node.sh [--rounds N] [--work DIR] [--reference LAYOUT]
 # Needs: mvn -q -DskipTests install
 set -euo pipefail
-top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/e2e-main.sh"
 rounds=5
 work=""
 reference=""
@@ -27,12 +27,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "$0: needs root (containerd, runc, CNI)" >&2
   exit 1
 fi
-jar="$top/image-service/target/lamina.jar"
-classes="$top/e2e/target/test-classes"
-if [ ! -f "$jar" ] || [ ! -f "$classes/dev/lamina/e2e/CriNodeBench.class" ]; then
-  echo "$0: build first: (cd $top && mvn -q -DskipTests install)" >&2
-  exit 1
-fi
+e2e_main_check dev.lamina.e2e.CriNodeBench
 if [ -n "$reference" ] && [ ! -f "$reference/index.json" ]; then
   echo "$0: $reference is not an OCI layout; make the reference image with: sudo bench/pull.sh --build-only" >&2
   exit 1
@@ -41,7 +36,4 @@ if [ -z "$work" ]; then
   work="$(mktemp -d /tmp/lamina-cri-node.XXXXXX)"
   trap 'rm -rf "$work"' EXIT
 fi
-cd "$top"
-# the e2e test classes and everything they use (JUnit, the snapshotter's test-jar, ...)
-mvn -B -q -o -pl e2e dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$work/classpath"
-java -cp "$classes:$(cat "$work/classpath")" dev.lamina.e2e.CriNodeBench "$work" "$rounds" "$reference"
+e2e_main "$work" dev.lamina.e2e.CriNodeBench "$work" "$rounds" "$reference"

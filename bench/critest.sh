@@ -17,7 +17,7 @@
 # Usage: bench/critest.sh [--critest PATH] [--work DIR] [--focus RE] [--skip RE] [--timeout MIN]
 # Needs: the jar and the e2e test classes (mvn -q -DskipTests install, or package + test-compile)
 set -euo pipefail
-top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/e2e-main.sh"
 critest=""
 work=""
 focus=""
@@ -47,19 +47,10 @@ if [ "$(id -u)" != 0 ]; then
   echo "$0: needs root (containerd, runc, CNI)" >&2
   exit 1
 fi
-jar="$top/image-service/target/lamina.jar"
-classes="$top/e2e/target/test-classes"
-if [ ! -f "$jar" ] || [ ! -f "$classes/dev/lamina/e2e/CriValidationBench.class" ]; then
-  echo "$0: build first: (cd $top && mvn -q -DskipTests install)" >&2
-  exit 1
-fi
+e2e_main_check dev.lamina.e2e.CriValidationBench
 if [ -z "$work" ]; then
   work="$(mktemp -d /tmp/lamina-critest.XXXXXX)"
   echo "work dir: $work (kept)"
 fi
 mkdir -p "$work"
-cd "$top"
-# the e2e test classes and everything they use (JUnit, the snapshotter's test-jar, ...)
-mvn -B -q -o -pl e2e dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$work/classpath"
-java -cp "$classes:$(cat "$work/classpath")" dev.lamina.e2e.CriValidationBench "$work" "$critest" "$focus" "$skip" \
-  "$timeout"
+e2e_main "$work" dev.lamina.e2e.CriValidationBench "$work" "$critest" "$focus" "$skip" "$timeout"

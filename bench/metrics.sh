@@ -8,7 +8,7 @@
 #   --java-home: the JDK lamina serve runs on (default: the java on PATH)
 # Needs: mvn -q -DskipTests install (the e2e test classes and their dependencies)
 set -euo pipefail
-top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/e2e-main.sh"
 containers=500 scrapes=200 rounds=3 work="" java=java
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,16 +24,9 @@ if [ "$(id -u)" != 0 ]; then
   echo "$0: needs root (the overlay snapshotter mounts)" >&2
   exit 1
 fi
-classes="$top/e2e/target/test-classes"
-if [ ! -f "$top/image-service/target/lamina.jar" ] || [ ! -f "$classes/dev/lamina/e2e/MetricsBench.class" ]; then
-  echo "$0: build first: (cd $top && mvn -q -DskipTests install)" >&2
-  exit 1
-fi
+e2e_main_check dev.lamina.e2e.MetricsBench
 if [ -z "$work" ]; then
   work="$(mktemp -d /tmp/lamina-metrics.XXXXXX)"
   trap 'rm -rf "$work"' EXIT
 fi
-cd "$top"
-mvn -B -q -o -pl e2e dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$work/classpath"
-cp="$(cat "$work/classpath")"
-"$java" -cp "$classes:$cp" dev.lamina.e2e.MetricsBench "$work" "$containers" "$scrapes" "$rounds"
+JAVA="$java" e2e_main "$work" dev.lamina.e2e.MetricsBench "$work" "$containers" "$scrapes" "$rounds"
