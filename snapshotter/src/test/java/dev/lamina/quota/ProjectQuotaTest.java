@@ -15,27 +15,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Project quotas on a real ext4 with {@code -O quota,project} mounted {@code prjquota}. */
 class ProjectQuotaTest {
-  @TempDir static Path fsDir;
-  static LoopFilesystem fs;
-
-  @BeforeAll
-  static void mountProjectQuotaFilesystem() throws Exception {
-    fs = LoopFilesystem.projectQuotaExt4(fsDir);
-  }
-
-  @AfterAll
-  static void unmount() throws Exception {
-    if (fs != null) {
-      fs.close();
-    }
-  }
+  @RegisterExtension static final ProjectQuotaFilesystem fs = new ProjectQuotaFilesystem();
 
   private static ProjectQuota probe(Path dir) throws IOException {
     ProjectQuota.Probe probe = ProjectQuota.probe(dir, dir.resolve("quota-device"));

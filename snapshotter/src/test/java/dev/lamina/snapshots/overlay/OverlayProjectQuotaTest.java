@@ -3,21 +3,17 @@ package dev.lamina.snapshots.overlay;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lamina.fstest.FsTree;
-import dev.lamina.fstest.Root;
 import dev.lamina.mount.TempMounts;
 import dev.lamina.posix.FsXattr;
 import dev.lamina.posix.Posix;
-import dev.lamina.quota.LoopFilesystem;
+import dev.lamina.quota.ProjectQuotaFilesystem;
 import dev.lamina.quota.ProjectQuota;
 import dev.lamina.snapshots.Usage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The overlay snapshotter on an ext4 with project quotas: an active snapshot's usage comes from
@@ -25,35 +21,15 @@ import org.junit.jupiter.api.io.TempDir;
  * mounted or not, after writes, hard links, sparse files, copy-ups and whiteouts.
  */
 class OverlayProjectQuotaTest {
-  @TempDir static Path fsDir;
-  static LoopFilesystem fs;
-
-  @BeforeAll
-  static void mountProjectQuotaFilesystem() throws Exception {
-    Root.assumeRoot("loop and overlay mounts");
-    fs = LoopFilesystem.projectQuotaExt4(fsDir);
-    Assumptions.assumeTrue(OverlaySnapshotter.supported(fs.root().resolve("overlay-check")),
-        "overlayfs cannot mount with upper dirs on ext4 here");
-  }
-
-  @AfterAll
-  static void unmount() throws Exception {
-    if (fs != null) {
-      fs.close();
-    }
-  }
+  @RegisterExtension
+  static final ProjectQuotaFilesystem fs = new ProjectQuotaFilesystem(
+      "overlayfs cannot mount with upper dirs on ext4 here", OverlaySnapshotter::supported);
 
   private static int counter;
 
-  /**
-   * A root whose snapshots directory has project ID {@code base}, the base of its snapshots'
-   * IDs: roots sharing a filesystem need bases of their own.
-   */
+  /** A root whose snapshots directory has project ID {@code base}. */
   private static Path newRoot(long base) throws IOException {
-    Path root = fs.root().resolve("root-" + (++counter));
-    Path snapshots = Files.createDirectories(root.resolve("snapshots"));
-    Posix.get().fsSetXattr(snapshots, Posix.get().fsGetXattr(snapshots).withInheritedProject(base));
-    return root;
+    return fs.rootWithProjectBase("root-" + (++counter), base);
   }
 
   private static Path newRoot() throws IOException {
