@@ -234,8 +234,9 @@ reset_peak() { echo 5 > "/proc/$1/clear_refs"; }
 
 run_lamina() { # format [after] -> "wall cpu rss"; with "after", the daemon pulls another image first
   fresh_fs
+  # standalone: the pull alone, as ctr's (bench/cri-node.sh measures registering in containerd)
   "$top/bin/lamina" serve --root "$mnt/lamina" --socket "$mnt/lamina.sock" --registry-config-dir "$hosts" \
-    --snapshotter-socket "$mnt/snap.sock" > "$work/lamina-serve.log" 2>&1 &
+    --snapshotter-socket "$mnt/snap.sock" --containerd-address "" > "$work/lamina-serve.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   wait_socket "$mnt/lamina.sock"
   if [ "${2:-}" = after ]; then
