@@ -120,9 +120,12 @@ public final class SizeSampler {
       kinds.merge(i.kind(), 1, Integer::sum);
     }
     List<Info> active = new ArrayList<>();
+    List<ContainerKey> containers = new ArrayList<>();
     for (Info i : all.values()) {
-      if (i.kind() == Kind.ACTIVE && ContainerKey.parse(i.name()).isPresent()) {
+      Optional<ContainerKey> key = i.kind() == Kind.ACTIVE ? ContainerKey.parse(i.name()) : Optional.empty();
+      if (key.isPresent()) {
         active.add(i);
+        containers.add(key.get());
       }
     }
     active.sort((a, b) -> a.name().compareTo(b.name()));
@@ -143,6 +146,7 @@ public final class SizeSampler {
       Optional<ContainerSize> size;
       try {
         size = Optional.of(measure(i, all, committed));
+        measuredFrom.put(i.name(), walkStart);
       } catch (LaminaException e) {
         if (e.kind() != ErrorKind.NOT_FOUND) {
           errors++;
@@ -162,9 +166,6 @@ public final class SizeSampler {
         size = Optional.ofNullable(previous.containers().get(i.name()));
       }
       size.ifPresent(s -> out.put(s.key(), s));
-      if (size.isPresent() && size.get() != previous.containers().get(i.name())) {
-        measuredFrom.put(i.name(), walkStart);
-      }
       long took = System.nanoTime() - walkStart;
       if (took > slowWalkNanos && out.containsKey(i.name()) && loggedSlow.add(i.name())) {
         ContainerSize s = out.get(i.name());
@@ -181,7 +182,7 @@ public final class SizeSampler {
     loggedSlow.retainAll(all.keySet()); // a snapshot gone is forgotten
     measuredFrom.keySet().retainAll(all.keySet());
     // every container with a snapshot, measured or not: a start heard for one not measured yet still counts
-    quiet.retain(active.stream().map(i -> ContainerKey.parse(i.name()).orElseThrow()).toList());
+    quiet.retain(containers);
     Sweep sweep = new Sweep(out, kinds, errors, unchanged, Duration.ofNanos(System.nanoTime() - start), clock.instant());
     latest = sweep;
     return sweep;
